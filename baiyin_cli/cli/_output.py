@@ -1,0 +1,95 @@
+"""Output: JSON for scripts (stdout), rich tables for people, one-line messages on stderr."""
+
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    sys.stdout.write("\n")
+
+
+def print_jsonl(rows: Iterable[Any]) -> None:
+    for row in rows:
+        sys.stdout.write(json.dumps(row, ensure_ascii=False, default=str))
+        sys.stdout.write("\n")
+
+
+_console = None
+_err_console = None
+
+
+def console():  # type: ignore[no-untyped-def]
+    """stdout console: colour only on a TTY and without NO_COLOR; wide off a TTY (no wrapping)."""
+    global _console
+    if _console is None:
+        import os
+
+        from rich.console import Console
+
+        tty = sys.stdout.isatty()
+        width = None if tty else int(os.environ.get("COLUMNS", "0") or 0) or 200
+        _console = Console(highlight=False, width=width, soft_wrap=not tty)
+    return _console
+
+
+def err_console():  # type: ignore[no-untyped-def]
+    global _err_console
+    if _err_console is None:
+        from rich.console import Console
+
+        _err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+    return _err_console
+
+
+def reset() -> None:
+    global _console, _err_console
+    _console = None
+    _err_console = None
+
+
+def info(message: str) -> None:
+    """A note for people on stderr (never mixed into data on stdout)."""
+    err_console().print(message, markup=False)
+
+
+def warn(message: str) -> None:
+    from baiyin_cli.i18n import L
+
+    err_console().print(L("警告：", "warning: ") + message, style="yellow", markup=False)
+
+
+def table(
+    columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None, empty: str | None = None
+) -> None:
+    """A rich table; rich measures CJK characters as two cells so columns stay aligned."""
+    from rich import box
+    from rich.table import Table
+
+    tty = sys.stdout.isatty()
+    t = Table(title=title, box=box.SIMPLE_HEAD if tty else box.ASCII2, show_edge=tty, header_style="bold")
+    for c in columns:
+        t.add_column(c, overflow="fold")
+    n = 0
+    for r in rows:
+        t.add_row(*["" if v is None else str(v) for v in r])
+        n += 1
+    if n == 0 and empty:
+        info(empty)
+        return
+    console().print(t)
+
+
+def kv(pairs: Iterable[tuple[str, Any]], *, title: str | None = None) -> None:
+    """A two-column key/value panel for `show` commands."""
+    from rich import box
+    from rich.table import Table
+
+    t = Table(title=title, box=box.SIMPLE, show_header=False)
+    t.add_column(style="bold")
+    t.add_column(overflow="fold")
+    for k, v in pairs:
+        t.add_row(k, "" if v is None else str(v))
+    console().print(t)

@@ -1,0 +1,82 @@
+"""grid init and grid demo: create the database, build the demo city."""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from baiyin_cli.cli import _output as out
+from baiyin_cli.i18n import L
+
+
+def register(app: typer.Typer) -> None:
+    json_help = L("以 JSON 输出", "Output JSON")
+
+    @app.command("init", help=L("创建或升级数据库，并创建首个管理员 admin（可重复运行）", "Create or upgrade the database and the first admin (safe to run again)"))
+    def init(json_: Annotated[bool, typer.Option("--json", help=json_help)] = False) -> None:
+        from baiyin_cli.services import system
+
+        r = system.init()
+        if json_:
+            out.print_json(r)
+            return
+        if not r["changed"]:
+            out.info(L(f"数据库已是最新（{r['revision']}），无需更改：{r['url']}", f"The database is up to date ({r['revision']}); nothing changed: {r['url']}"))
+            return
+        if r["before"] != r["revision"]:
+            out.info(L(f"数据库已初始化到 {r['revision']}：{r['url']}", f"Database at {r['revision']}: {r['url']}"))
+        if r["created_admin"]:
+            out.info(L("已创建管理员 admin（grid --as admin …）", "Created the admin operator (grid --as admin ...)"))
+
+    @app.command("demo", help=L("生成演示城市（独立的数据库，不动真实数据）", "Build the demo city (its own database; your real data is untouched)"))
+    def demo(
+        db: Annotated[Path | None, typer.Option("--db", help=L("演示数据库文件（默认在数据目录下）", "Demo database file (default: in the data dir)"))] = None,
+        force: Annotated[bool, typer.Option("--force", help=L("删除并重建已存在的演示数据库", "Delete and rebuild an existing demo database"))] = False,
+        seed: Annotated[int, typer.Option("--seed", help=L("随机种子（同一种子生成同一城市）", "Random seed (the same seed builds the same city)"))] = 2026,
+        json_: Annotated[bool, typer.Option("--json", help=json_help)] = False,
+    ) -> None:
+        from baiyin_cli import store
+        from baiyin_cli.cli._context import state
+        from baiyin_cli.services import demo as demo_svc
+
+        target = db or (Path(state.db) if state.db and "://" not in state.db else store.demo_sqlite_path())
+        with _progress() as step:
+            r = demo_svc.build(target, force=force, seed=seed, progress=step)
+        if json_:
+            out.print_json(r)
+            return
+        rows = [(L(k_zh, k_en), r[key]) for key, k_zh, k_en in SUMMARY if key in r]
+        out.kv(rows, title=L("演示城市已生成", "Demo city built"))
+        out.info(L(f"数据库：{r['path']}", f"Database: {r['path']}"))
+        out.info(L("试试：grid --demo area tree 620402 --depth 2", "Try: grid --demo area tree 620402 --depth 2"))
+
+
+SUMMARY = [
+    ("districts", "区县", "Districts"),
+    ("streets", "街道/乡镇", "Streets/towns"),
+    ("communities", "社区/村", "Communities"),
+    ("grids", "网格", "Grids"),
+    ("workers", "人员", "People"),
+    ("departments", "部门", "Departments"),
+    ("households", "住户", "Households"),
+    ("residents", "居民", "Residents"),
+    ("petitions", "诉求", "Petitions"),
+    ("visits", "走访记录", "Visits"),
+]
+
+
+class _progress:
+    """Names each demo step on a TTY; silent in a pipe."""
+
+    def __enter__(self):  # type: ignore[no-untyped-def]
+        import sys
+
+        self.tty = sys.stderr.isatty()
+        return self.step
+
+    def step(self, name: str) -> None:
+        if self.tty:
+            out.err_console().print(f"[dim]… {name}[/dim]")
+
+    def __exit__(self, *exc: object) -> None:
+        return None

@@ -1,0 +1,71 @@
+"""Exit codes and the GridError family raised by services and mapped once by the CLI.
+
+Services never print: they raise a GridError that carries a localisable message,
+its arguments and the exit code. The CLI (`cli/main.py`) and the TUI turn it into
+one line for a person.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Any
+
+from baiyin_cli.i18n import Message, t
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    """Everything went as asked."""
+    INVALID = 1
+    """Bad input: a value that fails validation, a file with bad rows."""
+    USAGE = 2
+    """The command line itself is wrong (unknown flag, missing required field off a TTY)."""
+    NOT_FOUND = 3
+    """A named record (area, worker, household, petition...) does not exist."""
+    NOT_PERMITTED = 4
+    """No operator, or the operator's role/area does not allow it."""
+    CONFLICT = 5
+    """The record changed underneath, a duplicate, or a transition the state does not allow."""
+    INTERRUPTED = 130
+    """Ctrl-C: nothing written."""
+
+
+class GridError(Exception):
+    """A user-facing error: a message from the catalog, its arguments and an exit code."""
+
+    code: ExitCode = ExitCode.INVALID
+
+    def __init__(self, message: Message, /, **args: Any) -> None:
+        self.message = message
+        self.args_ = args
+        super().__init__(message.key)
+
+    @property
+    def key(self) -> str:
+        return self.message.key
+
+    def text(self, lang: str | None = None) -> str:
+        return t(self.message, lang=lang, **self.args_)
+
+    def __str__(self) -> str:  # pragma: no cover - debugging aid
+        return self.text()
+
+
+class InvalidInput(GridError):
+    code = ExitCode.INVALID
+
+
+class UsageError(GridError):
+    code = ExitCode.USAGE
+
+
+class NotFound(GridError):
+    code = ExitCode.NOT_FOUND
+
+
+class NotPermitted(GridError):
+    code = ExitCode.NOT_PERMITTED
+
+
+class Conflict(GridError):
+    code = ExitCode.CONFLICT

@@ -1,0 +1,172 @@
+"""Who the operator is, and what they may touch. The one place that decides.
+
+The operator is named by `--as`, else GRID_USER, else config `operator`
+(`resolve_username`), and looked up here (`load_operator`). Every service takes the
+`Operator` and asks this module: may they write at all, may they touch this area,
+may they see personal data in clear.
+
+Scope by role:
+  admin        everything
+  secretary    their community (everything whose area code starts with it)
+  grid_worker  their grid
+  department   petitions escalated to their department (read + the department's verbs)
+  viewer       reads only; their area if they have one, else everything
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from baiyin_cli.errors import NotPermitted
+from baiyin_cli.i18n import M
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+NO_OPERATOR = M(
+    "access.no_operator",
+    "未指定操作员：请用 --as 用户名，或设置 GRID_USER",
+    "No operator: give --as USERNAME or set GRID_USER",
+)
+UNKNOWN_OPERATOR = M(
+    "access.unknown_operator", "操作员 {username} 不存在或已停用", "Operator {username} does not exist or is inactive"
+)
+READ_ONLY = M(
+    "access.read_only", "操作员 {username}（{role}）只有查看权限", "Operator {username} ({role}) may only read"
+)
+OUT_OF_SCOPE = M(
+    "access.out_of_scope",
+    "操作员 {username} 无权操作 {area} 范围外的数据",
+    "Operator {username} may not touch data outside {scope}",
+)
+ROLE_REQUIRED = M(
+    "access.role_required",
+    "此操作需要以下角色之一：{roles}（{username} 是 {role}）",
+    "This needs one of the roles {roles} ({username} is {role})",
+)
+CANNOT_REVEAL = M(
+    "access.cannot_reveal",
+    "操作员 {username} 无权查看此人的完整个人信息",
+    "Operator {username} may not see this person's personal data in full",
+)
+
+
+@dataclass(frozen=True)
+class Operator:
+    username: str
+    name: str
+    role: str
+    area_code: str | None = None
+    dept_code: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def scope(self) -> str | None:
+        """The area code prefix this operator is limited to; None means the whole city."""
+        if self.role == "admin":
+            return None
+        if self.role in ("secretary", "grid_worker", "viewer"):
+            return self.area_code
+        return None
+
+    def may_write(self) -> bool:
+        return self.role != "viewer"
+
+
+def resolve_username(flag: str | None) -> str | None:
+    if flag:
+        return flag
+    env = os.environ.get("GRID_USER")
+    if env:
+        return env
+    from baiyin_cli import config
+
+    value = config.load().get("operator")
+    return value or None
+
+
+def load_operator(session: Session, username: str | None) -> Operator | None:
+    """The active worker named `username` as an Operator, or None when nobody is named."""
+    if not username:
+        return None
+    from sqlmodel import select
+
+    from baiyin_cli.models import Worker
+
+    w = session.exec(select(Worker).where(Worker.username == username)).first()
+    if w is None or not w.active:
+        raise NotPermitted(UNKNOWN_OPERATOR, username=username)
+    return Operator(w.username, w.name, w.role, w.area_code, w.dept_code)
+
+
+def require(op: Operator | None) -> Operator:
+    if op is None:
+        raise NotPermitted(NO_OPERATOR)
+    return op
+
+
+def require_write(op: Operator | None) -> Operator:
+    op = require(op)
+    if not op.may_write():
+        raise NotPermitted(READ_ONLY, username=op.username, role=op.role)
+    return op
+
+
+def require_role(op: Operator | None, *roles: str) -> Operator:
+    op = require(op)
+    if op.role not in roles and not op.is_admin:
+        raise NotPermitted(ROLE_REQUIRED, roles=", ".join(roles), username=op.username, role=op.role)
+    return op
+
+
+def in_scope(op: Operator | None, area_code: str | None) -> bool:
+    """May `op` see records of `area_code`? Without an operator, nothing personal is in scope."""
+    if op is None:
+        return False
+    scope = op.scope
+    if scope is None:
+        return op.role != "department" or area_code is None
+    return area_code is not None and area_code.startswith(scope)
+
+
+def require_area(op: Operator | None, area_code: str | None, *, write: bool = True) -> Operator:
+    op = require_write(op) if write else require(op)
+    if op.is_admin:
+        return op
+    if op.role == "department" or not in_scope(op, area_code):
+        raise NotPermitted(
+            OUT_OF_SCOPE, username=op.username, area=op.scope or "-", scope=op.scope or "-"
+        )
+    return op
+
+
+def may_reveal(op: Operator | None, area_code: str | None) -> bool:
+    """Admin; the secretary of that community; the grid worker of that grid."""
+    if op is None:
+        return False
+    if op.is_admin:
+        return True
+    if op.role in ("secretary", "grid_worker"):
+        return in_scope(op, area_code)
+    return False
+
+
+def require_reveal(op: Operator | None, area_code: str | None) -> Operator:
+    op = require(op)
+    if not may_reveal(op, area_code):
+        raise NotPermitted(CANNOT_REVEAL, username=op.username)
+    return op
+
+
+def scope_clause(column, prefix: str | None):  # type: ignore[no-untyped-def]
+    """SQL for `column` inside the area `prefix` (a B-tree range, fast on both backends)."""
+    from sqlalchemy import and_, true
+
+    if not prefix:
+        return true()
+    return and_(column >= prefix, column < prefix + ":")

@@ -1,0 +1,345 @@
+"""Foundation: the grid command, database lifecycle, config, areas, people, roles, audit."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import invoke, run_subprocess
+
+A = ("--as", "admin")
+
+
+# ---------------------------------------------------------------- help, version, language
+
+
+def test_help_is_chinese_by_default_and_english_on_request(env_dirs):
+    zh = invoke("--help")
+    assert "网格化基层治理" in zh.stdout and "区域" in zh.stdout
+    en = invoke("--lang", "en", "--help")
+    assert "grid-based community governance" in en.stdout and "Areas" in en.stdout
+    en_env = invoke("area", "--help", env={"GRID_LANG": "en"})
+    assert "Add an area" in en_env.stdout
+
+
+def test_version(env_dirs):
+    from baiyin_cli import __version__
+
+    assert invoke("--version").stdout.strip() == f"grid {__version__}"
+
+
+def test_bad_language_is_a_usage_error(env_dirs):
+    r = invoke("--lang", "fr", "area", "list", expect=2)
+    assert "fr" in r.stderr
+
+
+def test_help_in_a_real_subprocess(env_dirs):
+    r = run_subprocess("--lang", "en", "worker", "add", "--help")
+    assert "--username" in r.stdout and "--role" in r.stdout
+
+
+# ---------------------------------------------------------------- init and db
+
+
+def test_init_twice_is_harmless(env_dirs, tmp_path):
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    first = run_subprocess("--db", url, "init", "--json").json()
+    assert first["changed"] and first["created_admin"] and first["revision"] == first["revision"]
+    second = run_subprocess("--db", url, "init", "--json").json()
+    assert second["changed"] is False and second["created_admin"] is False
+    third = run_subprocess("--db", url, "init")
+    assert "无需更改" in third.stderr
+    con = sqlite3.connect(tmp_path / "x.db")
+    assert con.execute("select count(*) from worker where username='admin'").fetchone()[0] == 1
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_commands_refuse_an_uninitialised_database(env_dirs, tmp_path):
+    r = invoke("--db", str(tmp_path / "none.db"), "area", "list", expect=1)
+    assert "grid init" in r.stderr
+
+
+def test_db_path_check_backup(grid, db_url, backend, tmp_path):
+    path = grid("db", "path").stdout.strip()
+    check = grid("db", "check", "--json").json()
+    assert check["ok"] and check["revision"] == check["head"]
+    if backend == "sqlite":
+        assert path.endswith("grid.db")
+        grid(*A, "dept", "add", "sifa", "司法所")
+        target = tmp_path / "backup.db"
+        r = grid("db", "backup", str(target), "--json").json()
+        assert r["bytes"] > 0
+        con = sqlite3.connect(target)
+        assert con.execute("select name from department").fetchall() == [("司法所",)]
+        grid("db", "backup", str(target), expect=1)
+        grid("db", "backup", str(target), "--force")
+    else:
+        assert "postgresql" in path and "pg_dump" in grid("db", "backup", str(tmp_path / "b"), expect=1).stderr
+
+
+def test_db_migrate_is_idempotent(grid):
+    assert grid("db", "migrate", "--json").json()["changed"] is False
+
+
+def test_migration_head_constant_matches_alembic():
+    from baiyin_cli import migrations
+
+    assert migrations.script_head() == migrations.HEAD
+    assert migrations.REVISIONS[-1] == migrations.HEAD
+
+
+def test_migrated_schema_matches_the_models(db_url):
+    """The migrations and the SQLModel tables describe the same schema (no drift)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import create_engine
+    from sqlmodel import SQLModel
+
+    import baiyin_cli.models  # noqa: F401
+
+    eng = create_engine(db_url)
+    with eng.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": False})
+        diff = compare_metadata(ctx, SQLModel.metadata)
+    eng.dispose()
+    assert diff == []
+
+
+# ---------------------------------------------------------------- config
+
+
+def test_config_path_show_get_set(grid, env_dirs):
+    assert grid("config", "path").stdout.strip() == str(env_dirs / "config.toml")
+    assert grid("config", "get", "petition.contact_minutes").stdout.strip() == "30"
+    grid("config", "set", "petition.contact_minutes", "20")
+    assert grid("config", "get", "petition.contact_minutes").stdout.strip() == "20"
+    shown = grid("config", "show", "--json").json()
+    assert shown["petition"]["contact_minutes"] == 20 and shown["timezone"] == "Asia/Shanghai"
+    text = (env_dirs / "config.toml").read_text()
+    assert "contact_minutes = 20" in text
+    grid("config", "set", "care_tags.hoarder.interval_days", "21")
+    assert grid("config", "get", "care_tags.hoarder.interval_days").stdout.strip() == "21"
+
+
+def test_config_errors(grid, env_dirs):
+    r = grid("config", "set", "petition.no_such_key", "1", expect=1)
+    assert "petition.no_such_key" in r.stderr
+    r = grid("config", "set", "petition.contact_minutes", "half an hour", expect=1)
+    assert "整数" in r.stderr
+    grid("config", "get", "nope", expect=1)
+    (env_dirs / "config.toml").write_text("[petition]\ncontact_minutes = 'x'\n")
+    r = grid("area", "list", expect=1)
+    assert "config.toml" in r.stderr and "contact_minutes" in r.stderr
+
+
+def test_language_from_config(grid, env_dirs):
+    grid("config", "set", "language", "en")
+    assert "Add an area" in invoke("area", "--help").stdout
+
+
+# ---------------------------------------------------------------- areas
+
+
+def test_area_tree_and_inferred_parents(grid, city):
+    rows = grid("area", "list", "--level", "grid", "--json").json()
+    assert [r["code"] for r in rows] == city["grids"]
+    assert all(r["parent"] == r["code"][:12] for r in rows)
+    show = grid("area", "show", "620402001", "--json").json()
+    assert show["children"] == 2 and show["descendants"] == {"community": 2, "grid": 4}
+    assert show["workers"] >= 5 and show["ancestors"][0]["code"] == "620402"
+    tree = grid("area", "tree", "620402", "--json").json()
+    assert tree[0]["children"][0]["children"][1]["code"] == "620402001002"
+    human = grid("area", "tree")
+    assert "新华社区" in human.stdout
+    children = grid("area", "list", "--parent", "620402001", "--json").json()
+    assert [c["code"] for c in children] == city["communities"]
+
+
+@pytest.mark.parametrize(
+    "args, code, fragment",
+    [
+        (("620402001", "X", "--level", "grid"), 1, "15"),
+        (("62040", "X", "--level", "district"), 1, "6"),
+        (("620402009001", "X", "--level", "community"), 3, "620402009"),
+        (("620402001001001", "重复", "--level", "grid"), 5, "已存在"),
+        (("620402001", "X", "--level", "town"), 1, "town"),
+        (("620402001003001", "X", "--level", "grid", "--parent", "620402001001"), 1, "620402001001"),
+    ],
+)
+def test_area_add_errors(grid, city, args, code, fragment):
+    r = grid(*A, "area", "add", *args, expect=code)
+    assert fragment in r.stderr
+
+
+def test_area_rename_and_not_found(grid, city):
+    grid(*A, "area", "rename", "620402001001", "新华里社区")
+    assert grid("area", "show", "620402001001", "--json").json()["name"] == "新华里社区"
+    grid("area", "show", "999999", expect=3)
+    grid(*A, "area", "rename", "999999", "x", expect=3)
+
+
+# ---------------------------------------------------------------- people and roles
+
+
+def test_workers(grid, city):
+    rows = grid("worker", "list", "--area", "620402001001", "--json").json()
+    assert {r["username"] for r in rows} == {"sec1", "wg11", "wg12"}
+    assert all("****" in r["phone"] for r in rows if r["phone"])
+    wg12 = grid("worker", "show", "wg12", "--json").json()
+    assert wg12["kind"] == "red" and wg12["phone"] == "138****0012"
+    assert grid("worker", "list", "--role", "department", "--json").json()[0]["dept"] == "sifa"
+    grid(*A, "worker", "assign", "wg12", "--area", "620402001002002")
+    assert grid("worker", "show", "wg12", "--json").json()["area"] == "620402001002002"
+    grid(*A, "worker", "deactivate", "wg12")
+    assert "wg12" not in {r["username"] for r in grid("worker", "list", "--json").json()}
+    assert "wg12" in {r["username"] for r in grid("worker", "list", "--all", "--json").json()}
+    grid(*A, "worker", "deactivate", "wg12", expect=5)
+    grid("--as", "wg12", "area", "list", expect=4)  # a deactivated operator is refused
+
+
+@pytest.mark.parametrize(
+    "extra, code",
+    [
+        (("--role", "grid_worker", "--area", "620402001001"), 1),  # a grid worker belongs to a grid
+        (("--role", "secretary", "--area", "620402001001001"), 1),  # a secretary to a community
+        (("--role", "secretary"), 1),
+        (("--role", "department"), 1),
+        (("--role", "department", "--dept", "nope"), 3),
+        (("--role", "grid_worker", "--area", "620402009009009"), 3),
+        (("--role", "chief"), 1),
+        (("--role", "grid_worker", "--area", "620402001001001", "--kind", "part_time"), 1),
+    ],
+)
+def test_worker_add_errors(grid, city, extra, code):
+    grid(*A, "worker", "add", "--username", "new1", "--name", "新人", *extra, expect=code)
+
+
+def test_worker_add_bad_phone_and_duplicate(grid, city):
+    r = grid(*A, "worker", "add", "--username", "n2", "--name", "新", "--phone", "12345", "--role", "viewer", expect=1)
+    assert "联系电话" in r.stderr
+    grid(*A, "worker", "add", "--username", "wg11", "--name", "重复", "--role", "viewer", expect=5)
+    r = grid(*A, "worker", "add", "--username", "Bad Name", "--name", "x", "--role", "viewer", expect=1)
+    assert "用户名" in r.stderr
+
+
+def test_missing_required_field_off_a_tty_is_a_usage_error(grid, city):
+    r = grid(*A, "worker", "add", "--username", "n3", "--role", "viewer", expect=2)
+    assert "--name" in r.stderr
+
+
+def test_roles_and_scope(grid, city):
+    # No operator: changing data is not permitted.
+    r = grid("dept", "add", "x", "X", expect=4)
+    assert "--as" in r.stderr
+    # A viewer reads only.
+    grid("--as", "view", "area", "list")
+    grid("--as", "view", "area", "add", "620402001001003", "X", "--level", "grid", expect=4)
+    # A secretary adds grids and grid workers inside their community, not outside.
+    grid("--as", "sec1", "area", "add", "620402001001003", "三网格", "--level", "grid")
+    grid("--as", "sec1", "area", "add", "620402001002003", "X", "--level", "grid", expect=4)
+    grid("--as", "sec1", "worker", "add", "--username", "wg13", "--name", "新网格员", "--role", "grid_worker",
+         "--area", "620402001001003")
+    grid("--as", "sec1", "worker", "add", "--username", "wg23", "--name", "外", "--role", "grid_worker",
+         "--area", "620402001002001", expect=4)
+    grid("--as", "sec1", "worker", "add", "--username", "adm2", "--name", "x", "--role", "admin", expect=4)
+    # A grid worker cannot add areas; an admin can.
+    grid("--as", "wg11", "area", "add", "620402001001004", "X", "--level", "grid", expect=4)
+    grid("--as", "wg11", "dept", "add", "jy", "教育局", expect=4)
+    # GRID_USER names the operator too.
+    grid("dept", "add", "jy", "教育局", env={"GRID_USER": "admin"})
+
+
+def test_last_admin_and_self_deactivation(grid, city):
+    grid(*A, "worker", "deactivate", "admin", expect=1)
+    grid(*A, "worker", "add", "--username", "admin2", "--name", "二号", "--role", "admin")
+    grid("--as", "admin2", "worker", "deactivate", "admin")
+    grid("--as", "admin2", "worker", "deactivate", "admin2", expect=1)
+
+
+def test_reveal_is_audited(grid, city):
+    r = grid("--as", "sec1", "worker", "show", "wg11", "--reveal", "--json").json()
+    assert r["phone"] == "13800000011"
+    grid("--as", "sec2", "worker", "show", "wg11", "--reveal", expect=4)
+    entries = grid(*A, "audit", "list", "--action", "worker.reveal", "--json").json()
+    assert entries[0]["actor"] == "sec1" and entries[0]["entity_key"] == "wg11"
+
+
+# ---------------------------------------------------------------- audit, --at, timestamps
+
+
+def test_audit_records_changes_with_when_it_happened(grid, city):
+    grid(*A, "dept", "add", "shuiwu", "水务局", "--at", "2026-11-03 09:30")
+    e = grid(*A, "audit", "list", "--entity", "department", "--key", "shuiwu", "--json").json()[0]
+    assert e["occurred_at"] == "2026-11-03T09:30:00+08:00"
+    assert e["recorded_at"].endswith("+08:00") and e["after"]["name"] == "水务局"
+    assert grid(*A, "audit", "list", "--user", "admin", "--limit", "2", "--json").json().__len__() == 2
+    grid(*A, "dept", "add", "x1", "X", "--at", "2099-01-01 00:00", expect=1)
+    grid(*A, "dept", "add", "x1", "X", "--at", "yesterday", expect=1)
+    # Secretaries read the log of their own community's people only; grid workers not at all.
+    grid("--as", "wg11", "audit", "list", expect=4)
+    assert grid("--as", "sec1", "audit", "list", "--json").json() == []
+
+
+def test_audit_entries_mask_personal_data(grid, city):
+    e = grid(*A, "audit", "list", "--entity", "worker", "--key", "wg11", "--json").json()[0]
+    assert e["after"]["phone"] == "138****0011"
+
+
+def test_json_is_utf8_and_iso(grid, city):
+    r = grid("area", "show", "620402001001", "--json")
+    assert "新华社区" in r.stdout  # not \\u escaped
+    assert json.loads(r.stdout)["created_at"][-6:] == "+08:00"
+
+
+def test_timezone_from_config(grid, city):
+    grid("config", "set", "timezone", "UTC")
+    from baiyin_cli import timeutil
+
+    timeutil.zone.cache_clear()
+    try:
+        assert grid("area", "show", "620402", "--json").json()["created_at"].endswith("+00:00")
+    finally:
+        timeutil.zone.cache_clear()
+
+
+# ---------------------------------------------------------------- layering and startup
+
+
+def test_services_and_models_import_no_presentation_libraries():
+    code = (
+        "import sys, importlib, pkgutil, baiyin_cli.services as s, baiyin_cli.models, baiyin_cli.io as io\n"
+        "for pkg in (s, io):\n"
+        "    for m in pkgutil.iter_modules(pkg.__path__):\n"
+        "        importlib.import_module(pkg.__name__ + '.' + m.name)\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('typer', 'rich', 'textual', 'click')"
+        " or m.startswith(('baiyin_cli.cli', 'baiyin_cli.tui'))]\n"
+        "print(','.join(sorted(bad)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_help_imports_no_heavy_modules():
+    code = (
+        "import sys\n"
+        "from baiyin_cli.cli.main import make_app\n"
+        "app = make_app(['--help'])\n"
+        "import typer.main\n"
+        "typer.main.get_command(app)\n"
+        "heavy = [m for m in ('sqlalchemy', 'sqlmodel', 'textual', 'openpyxl', 'alembic', 'pypinyin', 'stdnum')"
+        " if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_debug_shows_traceback_otherwise_one_line(grid, city):
+    r = grid(*A, "area", "show", "nope", expect=3)
+    assert r.stderr.count("\n") == 1
+    with pytest.raises(Exception):
+        invoke(*A, "area", "show", "nope", env={"GRID_DEBUG": "1"}, expect=None)

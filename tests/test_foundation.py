@@ -343,3 +343,18 @@ def test_debug_shows_traceback_otherwise_one_line(grid, city):
     assert r.stderr.count("\n") == 1
     with pytest.raises(Exception):
         invoke(*A, "area", "show", "nope", env={"GRID_DEBUG": "1"}, expect=None)
+
+
+def test_missing_argument_is_a_localised_usage_error_without_traceback(env_dirs):
+    # Regression: the error ladder imported `click`, which typer no longer ships separately.
+    r = run_subprocess("area", "add", expect=2)
+    assert "Traceback" not in r.stderr and "错误" in r.stderr
+    r = run_subprocess("--lang", "en", "area", "add", expect=2)
+    assert "Error" in r.stderr
+
+
+def test_typer_help_panels_follow_the_language(env_dirs):
+    zh = invoke("area", "--help").stdout
+    assert "选项" in zh and "命令" in zh and "显示此帮助并退出" in zh
+    en = invoke("--lang", "en", "area", "--help").stdout
+    assert "Options" in en and "Show this message and exit." in en

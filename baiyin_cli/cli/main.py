@@ -52,10 +52,12 @@ class GridGroup(TyperGroup):
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
         except (typer.Exit, typer.Abort, SystemExit):
             raise
-        except Exception as exc:  # click's own usage errors are ClickException: let them through
-            from click.exceptions import ClickException
+        except Exception as exc:
+            # Usage errors from typer's vendored click are rendered by typer itself (exit 2).
+            if type(exc).__module__.startswith(("click", "typer")):
+                from baiyin_cli.cli import _help_i18n
 
-            if isinstance(exc, ClickException) or type(exc).__module__.startswith(("click", "typer")):
+                _help_i18n._panel_titles()
                 raise
             if os.environ.get("GRID_DEBUG", "") not in ("", "0"):
                 raise
@@ -95,11 +97,12 @@ def make_app(argv: list[str] | None = None) -> typer.Typer:
     from baiyin_cli.cli import _context
 
     from baiyin_cli import store
-    from baiyin_cli.cli import _output
+    from baiyin_cli.cli import _help_i18n, _output
 
     set_lang(choose_language(sys.argv[1:] if argv is None else argv))
     _context.reset()
     _output.reset()
+    _help_i18n.install()
     store.set_url(None)
 
     app = typer.Typer(

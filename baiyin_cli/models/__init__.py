@@ -10,7 +10,14 @@ where a person types them. All datetimes are `UTCDateTime`.
 from baiyin_cli.models.audit import AuditEntry
 from baiyin_cli.models.org import Area, Department, Worker
 from baiyin_cli.models.petition import Petition, PetitionEvent, PetitionReporter, PetitionSequence
-from baiyin_cli.models.registry import Household, HouseholdCare, HouseholdEvent, Resident, ResidentCare
+from baiyin_cli.models.registry import (
+    Household,
+    HouseholdAddressKey,
+    HouseholdCare,
+    HouseholdEvent,
+    Resident,
+    ResidentCare,
+)
 from baiyin_cli.models.visit import Visit
 
 __all__ = [
@@ -18,6 +25,7 @@ __all__ = [
     "AuditEntry",
     "Department",
     "Household",
+    "HouseholdAddressKey",
     "HouseholdCare",
     "HouseholdEvent",
     "Petition",

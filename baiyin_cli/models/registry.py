@@ -24,6 +24,39 @@ RELATIONS: dict[str, tuple[str, str]] = {
 }
 HEAD_RELATION = "02"
 
+# GB/T 3304-1991 codes of China's nationalities (民族), as registries record them.
+ETHNICITIES: dict[str, tuple[str, str]] = {
+    "01": ("汉族", "Han"), "02": ("蒙古族", "Mongol"), "03": ("回族", "Hui"), "04": ("藏族", "Tibetan"),
+    "05": ("维吾尔族", "Uyghur"), "06": ("苗族", "Miao"), "07": ("彝族", "Yi"), "08": ("壮族", "Zhuang"),
+    "09": ("布依族", "Buyei"), "10": ("朝鲜族", "Korean"), "11": ("满族", "Manchu"), "12": ("侗族", "Dong"),
+    "13": ("瑶族", "Yao"), "14": ("白族", "Bai"), "15": ("土家族", "Tujia"), "16": ("哈尼族", "Hani"),
+    "17": ("哈萨克族", "Kazakh"), "18": ("傣族", "Dai"), "19": ("黎族", "Li"), "20": ("傈僳族", "Lisu"),
+    "21": ("佤族", "Va"), "22": ("畲族", "She"), "23": ("高山族", "Gaoshan"), "24": ("拉祜族", "Lahu"),
+    "25": ("水族", "Sui"), "26": ("东乡族", "Dongxiang"), "27": ("纳西族", "Nakhi"), "28": ("景颇族", "Jingpo"),
+    "29": ("柯尔克孜族", "Kyrgyz"), "30": ("土族", "Monguor"), "31": ("达斡尔族", "Daur"), "32": ("仫佬族", "Mulao"),
+    "33": ("羌族", "Qiang"), "34": ("布朗族", "Blang"), "35": ("撒拉族", "Salar"), "36": ("毛南族", "Maonan"),
+    "37": ("仡佬族", "Gelao"), "38": ("锡伯族", "Xibe"), "39": ("阿昌族", "Achang"), "40": ("普米族", "Pumi"),
+    "41": ("塔吉克族", "Tajik"), "42": ("怒族", "Nu"), "43": ("乌孜别克族", "Uzbek"), "44": ("俄罗斯族", "Russian"),
+    "45": ("鄂温克族", "Evenki"), "46": ("德昂族", "De'ang"), "47": ("保安族", "Bonan"), "48": ("裕固族", "Yugur"),
+    "49": ("京族", "Gin"), "50": ("塔塔尔族", "Tatar"), "51": ("独龙族", "Derung"), "52": ("鄂伦春族", "Oroqen"),
+    "53": ("赫哲族", "Hezhen"), "54": ("门巴族", "Monpa"), "55": ("珞巴族", "Lhoba"), "56": ("基诺族", "Jino"),
+    "97": ("其他未识别民族", "Unrecognised"), "98": ("外国血统中国籍人士", "Naturalised citizen"),
+}
+
+# Longest address search key (characters). A query longer than this is looked up by its first
+# ADDRESS_KEY_LEN characters and then checked against the whole normalised address.
+ADDRESS_KEY_LEN = 10
+
+
+def _search_str(length: int) -> String:
+    """A string searched by prefix ranges (`col >= q AND col < q'`): byte order on PostgreSQL too.
+
+    Under a linguistic collation (en_US.UTF-8, zh_CN.UTF-8) range bounds built from code points
+    do not bracket a prefix, and PostgreSQL will not use the index for them; "C" orders by code
+    point, as SQLite's BINARY does.
+    """
+    return String(length).with_variant(String(length, collation="C"), "postgresql")  # type: ignore[return-value]
+
 
 class Household(SQLModel, table=True):
     __tablename__ = "household"
@@ -105,9 +138,9 @@ class Resident(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     household_id: int = Field(sa_column=Column(Integer, ForeignKey("household.id"), nullable=False))
-    name: str = Field(sa_column=Column(String(50), nullable=False))
-    name_pinyin: str = Field(sa_column=Column(String(200), nullable=False))
-    name_initials: str = Field(sa_column=Column(String(50), nullable=False))
+    name: str = Field(sa_column=Column(_search_str(50), nullable=False))
+    name_pinyin: str = Field(sa_column=Column(_search_str(200), nullable=False))
+    name_initials: str = Field(sa_column=Column(_search_str(50), nullable=False))
     id_number: str | None = Field(default=None, sa_column=Column(String(18), nullable=True))
     id_last4: str | None = Field(default=None, sa_column=Column(String(4), nullable=True))
     birth_date: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
@@ -124,6 +157,21 @@ class Resident(SQLModel, table=True):
     version: int = Field(default=1, sa_column=Column(Integer, nullable=False, server_default="1"))
 
 
+class HouseholdAddressKey(SQLModel, table=True):
+    """Address search index: the normalised address from every token start (each CJK character,
+    each start of a run of digits or letters), cut to ADDRESS_KEY_LEN. A substring query that
+    begins at a token start is then a B-tree prefix range on `key`, on SQLite and PostgreSQL alike.
+    """
+
+    __tablename__ = "household_address_key"
+    __table_args__ = (Index("ix_household_address_key_key", "key", "household_id"),)
+
+    household_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("household.id", ondelete="CASCADE"), primary_key=True)
+    )
+    key: str = Field(sa_column=Column(_search_str(ADDRESS_KEY_LEN), primary_key=True))
+
+
 class ResidentCare(SQLModel, table=True):
     __tablename__ = "resident_care"
     __table_args__ = (Index("ix_resident_care_tag", "tag", "resident_id"),)
@@ -134,4 +182,16 @@ class ResidentCare(SQLModel, table=True):
     tag: str = Field(sa_column=Column(String(32), primary_key=True))
 
 
-__all__ = ["Household", "HouseholdCare", "HouseholdEvent", "Resident", "ResidentCare", "RELATIONS", "date"]
+__all__ = [
+    "ADDRESS_KEY_LEN",
+    "ETHNICITIES",
+    "HEAD_RELATION",
+    "RELATIONS",
+    "Household",
+    "HouseholdAddressKey",
+    "HouseholdCare",
+    "HouseholdEvent",
+    "Resident",
+    "ResidentCare",
+    "date",
+]

@@ -125,6 +125,15 @@ def upgrade() -> None:
     with op.batch_alter_table('household_care', schema=None) as batch_op:
         batch_op.create_index('ix_household_care_tag', ['tag', 'household_id'], unique=False)
 
+    op.create_table('household_address_key',
+    sa.Column('household_id', sa.Integer(), nullable=False),
+    sa.Column('key', sa.String(length=10).with_variant(sa.String(length=10, collation='C'), 'postgresql'), nullable=False),
+    sa.ForeignKeyConstraint(['household_id'], ['household.id'], name=op.f('fk_household_address_key_household_id_household'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('household_id', 'key', name=op.f('pk_household_address_key'))
+    )
+    with op.batch_alter_table('household_address_key', schema=None) as batch_op:
+        batch_op.create_index('ix_household_address_key_key', ['key', 'household_id'], unique=False)
+
     op.create_table('household_event',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('household_id', sa.Integer(), nullable=False),
@@ -199,9 +208,9 @@ def upgrade() -> None:
     op.create_table('resident',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('household_id', sa.Integer(), nullable=False),
-    sa.Column('name', sa.String(length=50), nullable=False),
-    sa.Column('name_pinyin', sa.String(length=200), nullable=False),
-    sa.Column('name_initials', sa.String(length=50), nullable=False),
+    sa.Column('name', sa.String(length=50).with_variant(sa.String(length=50, collation='C'), 'postgresql'), nullable=False),
+    sa.Column('name_pinyin', sa.String(length=200).with_variant(sa.String(length=200, collation='C'), 'postgresql'), nullable=False),
+    sa.Column('name_initials', sa.String(length=50).with_variant(sa.String(length=50, collation='C'), 'postgresql'), nullable=False),
     sa.Column('id_number', sa.String(length=18), nullable=True),
     sa.Column('id_last4', sa.String(length=4), nullable=True),
     sa.Column('birth_date', sa.Date(), nullable=True),
@@ -347,6 +356,10 @@ def downgrade() -> None:
         batch_op.drop_index('ix_petition_assignee')
 
     op.drop_table('petition')
+    with op.batch_alter_table('household_address_key', schema=None) as batch_op:
+        batch_op.drop_index('ix_household_address_key_key')
+
+    op.drop_table('household_address_key')
     with op.batch_alter_table('household_event', schema=None) as batch_op:
         batch_op.drop_index('ix_household_event_household')
 

@@ -51,4 +51,19 @@ def build() -> typer.Typer:
             empty=L("没有审计记录", "No audit entries"),
         )
 
+    @app.command("verify", help=L("校验审计日志哈希链，指出第一处断链", "Verify the audit hash chain; name the first broken link"))
+    def verify(json_: Annotated[bool, typer.Option("--json", help=L("以 JSON 输出", "Output JSON"))] = False) -> None:
+        from baiyin_cli.errors import InvalidInput
+        from baiyin_cli.services import audit
+
+        with ctx.session() as (s, op):
+            r = audit.verify(s, op)
+        if json_:
+            out.print_json(r)
+        if not r["ok"]:
+            why = {"prev_hash": L("链接不符", "link does not match"), "content": L("内容被改动", "content was altered")}
+            raise InvalidInput(audit.BROKEN, id=r["broken_at"], why=why[r["reason"]])
+        if not json_:
+            out.info(L(f"审计日志完好：已校验 {r['checked']} 条", f"The audit log is intact: {r['checked']} entries checked"))
+
     return app

@@ -31,3 +31,6 @@ class AuditEntry(SQLModel, table=True):
     before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     detail: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # Hash chain: sha256 over the previous entry's hash and this entry's canonical content.
+    prev_hash: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    hash: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))

@@ -2,6 +2,9 @@
 
 The state machine lives in services/petition_workflow.py; this module only stores.
 Deadlines are stored (they are facts fixed at filing); overdue is computed at query time.
+`due_at` is the deadline the clock currently runs against (contact_due until the callback,
+then resolve_due; NULL while the clock is stopped), kept by the workflow's apply() so that
+the triage queue ("overdue first, then the nearest deadline") is an index scan.
 """
 
 from __future__ import annotations
@@ -18,11 +21,15 @@ from baiyin_cli.models.types import UTCDateTime
 class Petition(SQLModel, table=True):
     __tablename__ = "petition"
     __table_args__ = (
-        # The triage queue: open petitions of a community by status, ordered by deadline.
+        # Counting by community and status (statistics).
         Index("ix_petition_community_status", "community_code", "status", "resolve_due"),
         Index("ix_petition_status_due", "status", "resolve_due"),
-        Index("ix_petition_grid", "grid_code"),
-        Index("ix_petition_assignee", "assignee", "status"),
+        # The triage queues, in urgency order, per scope: city, community, grid, assignee, department.
+        Index("ix_petition_due", "due_at", "id"),
+        Index("ix_petition_community_due", "community_code", "due_at", "id"),
+        Index("ix_petition_grid", "grid_code", "due_at", "id"),
+        Index("ix_petition_assignee", "assignee", "due_at", "id"),
+        Index("ix_petition_dept", "dept_code", "due_at", "id"),
         Index("ix_petition_filed_at", "filed_at"),
         Index("ix_petition_category", "category"),
         Index("ix_petition_phone_last4", "phone_last4"),
@@ -66,6 +73,8 @@ class Petition(SQLModel, table=True):
     resolve_due: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     # True when resolve_due rests on a fallback calendar (a year the holiday data does not cover).
     due_estimated: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default="0"))
+    # The running deadline (see the module docstring); NULL when the clock is stopped.
+    due_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     contacted_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     resolved_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     result: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

@@ -170,3 +170,65 @@ def scope_clause(column, prefix: str | None):  # type: ignore[no-untyped-def]
     if not prefix:
         return true()
     return and_(column >= prefix, column < prefix + ":")
+
+
+# ---------------------------------------------------------------- petitions
+#
+# How an operator stands to one petition. The workflow table (services/petition_workflow.py)
+# names, for each transition, which of these relations may fire it; reading follows the same
+# lines: a secretary sees their community's petitions, a grid worker those of their grid and
+# those assigned to them, a department those escalated to it, a viewer their area (or all).
+
+
+def petition_relations(
+    op: Operator | None, *, community: str | None, grid: str | None, assignee: str | None, dept: str | None
+) -> frozenset[str]:
+    """The relations `op` has to a petition: admin, secretary, assignee, grid_worker, department, viewer."""
+    if op is None:
+        return frozenset()
+    if op.is_admin:
+        return frozenset({"admin"})
+    rel: set[str] = set()
+    if op.role == "secretary" and op.area_code and community and community.startswith(op.area_code):
+        rel.add("secretary")
+    elif op.role == "grid_worker":
+        if assignee and assignee == op.username:
+            rel.update({"assignee", "grid_worker"})
+        elif op.area_code and grid and grid.startswith(op.area_code):
+            rel.add("grid_worker")
+    elif op.role == "department" and op.dept_code and dept == op.dept_code:
+        rel.add("department")
+    elif op.role == "viewer" and (not op.area_code or (community or "").startswith(op.area_code)):
+        rel.add("viewer")
+    return frozenset(rel)
+
+
+def sees_petition(op: Operator | None, **where: str | None) -> bool:
+    return bool(petition_relations(op, **where))  # type: ignore[arg-type]
+
+
+def require_petition(op: Operator | None, **where: str | None) -> Operator:
+    """Refuse a petition outside the operator's reach (exit 4)."""
+    op = require(op)
+    if not sees_petition(op, **where):
+        raise NotPermitted(OUT_OF_SCOPE, username=op.username, area=op.scope or op.dept_code or "-",
+                           scope=op.scope or op.dept_code or "-")
+    return op
+
+
+def petition_scope_clause(op: Operator, *, community, grid, assignee, dept):  # type: ignore[no-untyped-def]
+    """SQL for "petitions `op` may see", given the petition table's columns."""
+    from sqlalchemy import false, or_, true
+
+    if op.is_admin:
+        return true()
+    if op.role == "secretary":
+        return scope_clause(community, op.area_code) if op.area_code else false()
+    if op.role == "grid_worker":
+        mine = assignee == op.username
+        return or_(scope_clause(grid, op.area_code), mine) if op.area_code else mine
+    if op.role == "department":
+        return dept == op.dept_code if op.dept_code else false()
+    if op.role == "viewer":
+        return scope_clause(community, op.area_code) if op.area_code else true()
+    return false()

@@ -175,6 +175,7 @@ def upgrade() -> None:
     sa.Column('contact_due', baiyin_cli.models.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('resolve_due', baiyin_cli.models.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('due_estimated', sa.Boolean(), server_default='0', nullable=False),
+    sa.Column('due_at', baiyin_cli.models.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('contacted_at', baiyin_cli.models.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('resolved_at', baiyin_cli.models.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('result', sa.Text(), nullable=True),
@@ -195,11 +196,14 @@ def upgrade() -> None:
     sa.UniqueConstraint('number', name=op.f('uq_petition_number'))
     )
     with op.batch_alter_table('petition', schema=None) as batch_op:
-        batch_op.create_index('ix_petition_assignee', ['assignee', 'status'], unique=False)
+        batch_op.create_index('ix_petition_assignee', ['assignee', 'due_at', 'id'], unique=False)
         batch_op.create_index('ix_petition_category', ['category'], unique=False)
+        batch_op.create_index('ix_petition_community_due', ['community_code', 'due_at', 'id'], unique=False)
         batch_op.create_index('ix_petition_community_status', ['community_code', 'status', 'resolve_due'], unique=False)
+        batch_op.create_index('ix_petition_dept', ['dept_code', 'due_at', 'id'], unique=False)
+        batch_op.create_index('ix_petition_due', ['due_at', 'id'], unique=False)
         batch_op.create_index('ix_petition_filed_at', ['filed_at'], unique=False)
-        batch_op.create_index('ix_petition_grid', ['grid_code'], unique=False)
+        batch_op.create_index('ix_petition_grid', ['grid_code', 'due_at', 'id'], unique=False)
         batch_op.create_index('ix_petition_household', ['household_id'], unique=False)
         batch_op.create_index('ix_petition_phone_last4', ['phone_last4'], unique=False)
         batch_op.create_index('ix_petition_status_due', ['status', 'resolve_due'], unique=False)
@@ -351,7 +355,10 @@ def downgrade() -> None:
         batch_op.drop_index('ix_petition_household')
         batch_op.drop_index('ix_petition_grid')
         batch_op.drop_index('ix_petition_filed_at')
+        batch_op.drop_index('ix_petition_due')
+        batch_op.drop_index('ix_petition_dept')
         batch_op.drop_index('ix_petition_community_status')
+        batch_op.drop_index('ix_petition_community_due')
         batch_op.drop_index('ix_petition_category')
         batch_op.drop_index('ix_petition_assignee')
 

@@ -1,0 +1,899 @@
+"""Petitions (诉求 / 工单): filing, numbering, duplicates, deadlines, queues, and every verb.
+
+The state machine itself is declared in services/petition_workflow.py; this module holds
+what each event *does* to a petition (who it is assigned to, when the callback was made...),
+validates the details, and answers the questions the CLI, the TUI, the visits service and
+the statistics ask. Every function takes (session, op, ...) and returns JSON-ready dicts.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from baiyin_cli import timeutil
+from baiyin_cli.errors import Conflict, InvalidInput, NotFound, NotPermitted
+from baiyin_cli.i18n import M
+from baiyin_cli.services import audit, validate
+from baiyin_cli.services import petition_workflow as wf
+from baiyin_cli.services.access import (
+    OUT_OF_SCOPE,
+    Operator,
+    may_reveal,
+    petition_scope_clause,
+    require,
+    require_area,
+    require_petition,
+    require_reveal,
+    scope_clause,
+)
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from baiyin_cli.models import Petition
+
+NOT_FOUND = M("petition.not_found", "找不到诉求 {number}", "No petition {number}")
+BAD_CATEGORY = M(
+    "petition.bad_category", "诉求类别无效：{value}（可选：{choices}）", "Invalid category: {value} (one of: {choices})"
+)
+BAD_CHANNEL = M(
+    "petition.bad_channel", "反映渠道无效：{value}（可选：{choices}）", "Invalid channel: {value} (one of: {choices})"
+)
+BAD_STATUS = M("petition.bad_status", "状态无效：{value}（可选：{choices}）", "Invalid status: {value} (one of: {choices})")
+BAD_HOW = M("petition.bad_how", "回访方式无效：{value}（可选 phone/visit/sms）", "Invalid callback way: {value} (phone/visit/sms)")
+NEEDS_PLACE = M(
+    "petition.needs_place", "请用 --grid 或 --community 指明诉求所在的网格或社区",
+    "Say where it is: --grid or --community",
+)
+BAD_PLACE_LEVEL = M(
+    "petition.bad_place_level", "{flag} 应为{level}代码，{code} 是{actual}",
+    "{flag} takes a {level} code; {code} is a {actual}",
+)
+PLACE_MISMATCH = M(
+    "petition.place_mismatch", "网格 {grid} 不属于社区 {community}", "Grid {grid} is not in community {community}",
+)
+HOUSEHOLD_NOT_FOUND = M("petition.household_not_found", "找不到住户 {code}", "No household {code}")
+HOUSEHOLD_ELSEWHERE = M(
+    "petition.household_elsewhere", "住户 {code} 属于网格 {grid}，不在 {place}",
+    "Household {code} belongs to grid {grid}, not to {place}",
+)
+VISIT_NOT_FOUND = M("petition.visit_not_found", "找不到走访记录 {id}", "No visit {id}")
+ANONYMOUS_NAME = M(
+    "petition.anonymous_name", "匿名诉求不记录姓名（去掉 --name 或 --anonymous）",
+    "An anonymous petition keeps no name (drop --name or --anonymous)",
+)
+ASSIGNEE_INVALID = M(
+    "petition.assignee_invalid", "{username} 不是社区 {community} 的在岗网格员",
+    "{username} is not an active grid worker of community {community}",
+)
+ALREADY_ASSIGNED = M("petition.already_assigned", "诉求 {number} 已派给 {username}", "Petition {number} is already assigned to {username}")
+DEPT_INVALID = M("petition.dept_invalid", "部门 {code} 不存在或已停用", "Department {code} does not exist or is inactive")
+SAME_DEPT = M("petition.same_dept", "诉求 {number} 已在 {code}", "Petition {number} is already with {code}")
+MERGE_SELF = M("petition.merge_self", "不能把诉求合并到它自己", "A petition cannot be merged into itself")
+MERGE_OTHER_COMMUNITY = M(
+    "petition.merge_other_community", "只能合并同一社区的诉求（{number} 属于 {community}）",
+    "Only petitions of the same community can be merged ({number} is in {community})",
+)
+MERGE_TARGET_STATE = M(
+    "petition.merge_target_state", "不能并入「{status}」的诉求 {number}：它须在办理中（待派单至已上报）",
+    "Cannot merge into {number}, which is {status}: it must still be running (submitted to escalated)",
+)
+DURATION_BAD = M("petition.bad_limit", "{field} 应为正数", "{field} must be positive")
+
+CONTACT_WAYS = ("phone", "visit", "sms")
+STATUS_ALL = "all"
+
+
+# ---------------------------------------------------------------- configuration
+
+
+def categories() -> dict[str, dict[str, Any]]:
+    """Category code -> {group, days, zh, en}, from config `[categories.*]`."""
+    from baiyin_cli import config
+
+    return dict(config.load().get("categories") or {})
+
+
+def category_groups() -> list[str]:
+    from baiyin_cli import config
+
+    return list((config.load().get("category_groups") or {}).keys())
+
+
+def channels() -> list[str]:
+    from baiyin_cli import config
+
+    return list((config.load().get("channels") or {}).keys())
+
+
+def _category(value: str | None) -> tuple[str, dict[str, Any]]:
+    cats = categories()
+    code = (value or "").strip()
+    if code not in cats:
+        raise InvalidInput(BAD_CATEGORY, value=value, choices=", ".join(cats))
+    return code, cats[code]
+
+
+def _channel(value: str | None) -> str:
+    code = (value or "").strip()
+    if code not in channels():
+        raise InvalidInput(BAD_CHANNEL, value=value, choices=", ".join(channels()))
+    return code
+
+
+def _statuses(values: list[str] | None) -> frozenset[str] | None:
+    """None -> the active states; ["all"] -> no filter (None returned as 'everything')."""
+    if not values:
+        return wf.ACTIVE
+    out = set()
+    for v in values:
+        code = v.strip().replace("-", "_")
+        if code == STATUS_ALL:
+            return None
+        if code not in wf.STATES:
+            raise InvalidInput(BAD_STATUS, value=v, choices=", ".join([*wf.STATES, STATUS_ALL]))
+        out.add(code)
+    return frozenset(out)
+
+
+# ---------------------------------------------------------------- numbering
+
+
+def next_number(session: Session, filed_at: datetime) -> str:
+    """BY-YYYYMMDD-NNNN: the local filing day and its sequence, one atomic upsert.
+
+    INSERT ... ON CONFLICT DO UPDATE ... RETURNING takes the row lock on PostgreSQL and runs
+    inside SQLite's write lock, so concurrent terminals never get the same number, and a
+    rolled-back filing gives its number back.
+    """
+    from baiyin_cli.models import PetitionSequence
+
+    day = timeutil.local_date(filed_at).strftime("%Y%m%d")
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    table = PetitionSequence.__table__  # type: ignore[attr-defined]
+    stmt = insert(table).values(day=day, last=1)
+    stmt = stmt.on_conflict_do_update(index_elements=[table.c.day], set_={"last": table.c.last + 1})
+    n = session.execute(stmt.returning(table.c.last)).scalar_one()
+    return f"BY-{day}-{n:04d}"
+
+
+# ---------------------------------------------------------------- duplicates
+
+
+def _norm_text(value: str) -> str:
+    v = unicodedata.normalize("NFKC", value).lower()
+    return "".join(c for c in v if unicodedata.category(c)[0] in "LN")
+
+
+def _bigrams(value: str) -> set[str]:
+    return {value[i : i + 2] for i in range(len(value) - 1)} or {value}
+
+
+def similarity(a: str, b: str) -> float:
+    """0-1: the larger of the character-bigram Jaccard index and difflib's ratio (punctuation ignored)."""
+    from difflib import SequenceMatcher
+
+    na, nb = _norm_text(a), _norm_text(b)
+    if not na or not nb:
+        return 0.0
+    ba, bb = _bigrams(na), _bigrams(nb)
+    jaccard = len(ba & bb) / len(ba | bb)
+    sm = SequenceMatcher(None, na, nb, autojunk=False)
+    ratio = sm.ratio() if sm.quick_ratio() > jaccard else 0.0
+    return round(max(jaccard, ratio), 3)
+
+
+SIMILAR_CANDIDATES = 500
+
+
+def find_similar(
+    session: Session, *, community: str, text: str, phone: str | None, at: datetime, exclude: int | None = None
+) -> list[dict[str, Any]]:
+    """Running petitions of the community with very similar text, or from the same phone.
+
+    The candidate set is bounded: the most recent SIMILAR_CANDIDATES running petitions of the
+    community filed within `petition.similar_days`, plus those from the same phone: exactly
+    the ones the secretary could `merge` the new petition into.
+    """
+    from sqlalchemy import or_
+    from sqlmodel import select
+
+    from baiyin_cli import config
+    from baiyin_cli.models import Petition
+
+    cfg = config.load()
+    threshold = float(cfg.get("petition.similar_threshold", 0.6))
+    since = at - timedelta(days=int(cfg.get("petition.similar_days", 30)))
+    cols = (Petition.id, Petition.number, Petition.text, Petition.status, Petition.filed_at, Petition.reporter_phone)
+    base = select(*cols).where(
+        Petition.community_code == community, Petition.status.in_(sorted(wf.RUNNING))  # type: ignore[attr-defined]
+    )
+    if exclude is not None:
+        base = base.where(Petition.id != exclude)
+    recent = base.where(Petition.filed_at >= since).order_by(Petition.filed_at.desc()).limit(SIMILAR_CANDIDATES)  # type: ignore[attr-defined]
+    rows = {r.id: r for r in session.execute(recent)}
+    if phone:
+        same_phone = base.where(Petition.phone_last4 == phone[-4:], Petition.reporter_phone == phone)
+        rows.update({r.id: r for r in session.execute(same_phone)})
+    from baiyin_cli.services.privacy import scrub
+
+    out = []
+    for r in rows.values():
+        reasons = []
+        score = similarity(text, r.text)
+        if score >= threshold:
+            reasons.append("text")
+        if phone and r.reporter_phone == phone:
+            reasons.append("phone")
+        if reasons:
+            out.append({
+                "number": r.number,
+                "status": r.status,
+                "filed_at": timeutil.iso(r.filed_at),
+                "text": scrub(r.text[:80]),
+                "score": score,
+                "reasons": reasons,
+            })
+    out.sort(key=lambda c: (-c["score"], c["number"]))
+    return out
+
+
+# ---------------------------------------------------------------- the public form
+
+
+def _opt_dt(v: Any) -> datetime | None:
+    if v is None or isinstance(v, datetime):
+        return v
+    return datetime.fromisoformat(v)
+
+
+def _get(p: Any, key: str, attr: str | None = None) -> Any:
+    if isinstance(p, dict):
+        return p.get(key)
+    return getattr(p, attr or key)
+
+
+def clock(p: Any, now: datetime | None = None) -> dict[str, Any]:
+    """Both deadlines of a petition (ORM object or public dict) as of `now`.
+
+    Each: due (ISO), seconds_left (negative when overdue; None once met or stopped), and state:
+    on_time | due_soon (>= petition.due_soon_ratio of the allowed time used) | overdue while
+    the clock runs; met | late once done (a late callback is late, not lost); stopped when the
+    case ended without it (rejected, merged). `overdue` is true if a running deadline passed.
+    """
+    from baiyin_cli import config
+
+    now = now or timeutil.now()
+    ratio = float(config.load().get("petition.due_soon_ratio", 0.8))
+    status = _get(p, "status")
+    running = status in wf.RUNNING
+    filed = _opt_dt(_get(p, "filed_at"))
+    contact_due = _opt_dt(_get(p, "contact_due"))
+    resolve_due = _opt_dt(_get(p, "resolve_due"))
+    contacted = _opt_dt(_get(p, "contacted_at"))
+    resolved = _opt_dt(_get(p, "resolved_at")) if status in ("resolved", "closed") else None
+    estimated = bool(_get(p, "due_estimated"))
+
+    def one(due: datetime, done: datetime | None, est: bool) -> dict[str, Any]:
+        d: dict[str, Any] = {"due": timeutil.iso(due), "estimated": est, "seconds_left": None}
+        if done is not None:
+            d["state"] = "met" if done <= due else "late"
+            d["done_at"] = timeutil.iso(done)
+        elif running:
+            left = (due - now).total_seconds()
+            d["seconds_left"] = int(left)
+            allowed = (due - filed).total_seconds() if filed else 0
+            if left < 0:
+                d["state"] = "overdue"
+            elif allowed > 0 and (now - filed).total_seconds() >= ratio * allowed:  # type: ignore[operator]
+                d["state"] = "due_soon"
+            else:
+                d["state"] = "on_time"
+        else:
+            d["state"] = "stopped"
+        return d
+
+    contact = one(contact_due, contacted, False)  # type: ignore[arg-type]
+    resolve = one(resolve_due, resolved, estimated)  # type: ignore[arg-type]
+    nxt = wf.next_due(status, contacted, contact_due, resolve_due)  # type: ignore[arg-type]
+    current = (contact if contacted is None else resolve) if nxt is not None else resolve
+    return {
+        "contact": contact,
+        "resolve": resolve,
+        "next_due": timeutil.iso(nxt),
+        "state": current["state"],
+        "overdue": current["state"] == "overdue",
+    }
+
+
+def petition_public(p: Petition, *, reveal: bool = False, household: str | None = None) -> dict[str, Any]:
+    """The --json contract: codes, ISO times, reporter masked unless `reveal`."""
+    from baiyin_cli.services.privacy import mask_name, mask_phone, scrub
+
+    cat = categories().get(p.category, {})
+    return {
+        "number": p.number,
+        "status": p.status,
+        "open311_status": wf.STATES[p.status].open311 if p.status in wf.STATES else None,
+        "category": p.category,
+        "category_group": cat.get("group"),
+        "channel": p.channel,
+        "community": p.community_code,
+        "grid": p.grid_code,
+        "household": household,
+        "household_id": p.household_id,
+        "visit_id": p.visit_id,
+        "assignee": p.assignee,
+        "dept": p.dept_code,
+        "text": p.text if reveal else scrub(p.text),
+        "address": p.address,
+        "reporter_name": p.reporter_name if reveal else mask_name(p.reporter_name),
+        "reporter_phone": p.reporter_phone if reveal else mask_phone(p.reporter_phone),
+        "anonymous": p.anonymous,
+        "filed_at": timeutil.iso(p.filed_at),
+        "filed_by": p.filed_by,
+        "recorded_at": timeutil.iso(p.recorded_at),
+        "contact_due": timeutil.iso(p.contact_due),
+        "resolve_due": timeutil.iso(p.resolve_due),
+        "due_estimated": p.due_estimated,
+        "due_at": timeutil.iso(p.due_at),
+        "contacted_at": timeutil.iso(p.contacted_at),
+        "resolved_at": timeutil.iso(p.resolved_at),
+        "result": p.result if reveal else scrub(p.result),
+        "rating": p.rating,
+        "rating_comment": p.rating_comment if reveal else scrub(p.rating_comment),
+        "rated_at": timeutil.iso(p.rated_at),
+        "closed_at": timeutil.iso(p.closed_at),
+        "reject_reason": p.reject_reason,
+        "merged_into": p.merged_into,
+        "updated_at": timeutil.iso(p.updated_at),
+        "updated_by": p.updated_by,
+        "version": p.version,
+    }
+
+
+def allowed_events(op: Operator | None, p: Any) -> list[str]:
+    """The verbs `op` may use on petition `p` (public dict or ORM object) right now."""
+    return wf.allowed(op, p)
+
+
+# ---------------------------------------------------------------- lookups
+
+
+def get_petition(session: Session, number: str) -> Petition:
+    from sqlmodel import select
+
+    from baiyin_cli.models import Petition
+
+    key = (number or "").strip().upper()
+    p = session.exec(select(Petition).where(Petition.number == key)).first()
+    if p is None:
+        raise NotFound(NOT_FOUND, number=number)
+    return p
+
+
+def _household_code(session: Session, household_id: int | None) -> str | None:
+    if household_id is None:
+        return None
+    from baiyin_cli.models import Household
+
+    h = session.get(Household, household_id)
+    return h.code if h else None
+
+
+def _find_household(session: Session, code: str) -> Any:
+    from sqlmodel import select
+
+    from baiyin_cli.models import Household
+
+    h = session.exec(select(Household).where(Household.code == code.strip())).first()
+    if h is None:
+        raise NotFound(HOUSEHOLD_NOT_FOUND, code=code)
+    return h
+
+
+def _label(level: str) -> str:
+    from baiyin_cli.i18n import get_lang
+
+    zh = {"district": "区县", "street": "街道", "community": "社区", "grid": "网格"}
+    return level if get_lang() == "en" else zh.get(level, level)
+
+
+def _place(
+    session: Session, op: Operator | None, community: str | None, grid: str | None, household: Any
+) -> tuple[str, str | None]:
+    """(community code, grid code) from --community / --grid / the household / the operator's own area."""
+    from baiyin_cli.services.org import get_area
+
+    if not community and not grid:
+        if household is not None:
+            grid = household.grid_code
+        elif op is not None and op.role == "grid_worker" and op.area_code:
+            grid = op.area_code
+        elif op is not None and op.role == "secretary" and op.area_code:
+            community = op.area_code
+        else:
+            raise InvalidInput(NEEDS_PLACE)
+    grid_code = None
+    if grid:
+        g = get_area(session, grid)
+        if g.level != "grid":
+            raise InvalidInput(BAD_PLACE_LEVEL, flag="--grid", level=_label("grid"), code=g.code, actual=_label(g.level))
+        grid_code = g.code
+    if community:
+        c = get_area(session, community)
+        if c.level != "community":
+            raise InvalidInput(BAD_PLACE_LEVEL, flag="--community", level=_label("community"), code=c.code,
+                               actual=_label(c.level))
+        if grid_code and g.parent_code != c.code:
+            raise InvalidInput(PLACE_MISMATCH, grid=grid_code, community=c.code)
+        community_code = c.code
+    else:
+        community_code = g.parent_code  # type: ignore[assignment]
+    if household is not None:
+        inside = household.grid_code == grid_code if grid_code else household.grid_code.startswith(community_code)
+        if not inside:
+            raise InvalidInput(HOUSEHOLD_ELSEWHERE, code=household.code, grid=household.grid_code,
+                               place=grid_code or community_code)
+        grid_code = grid_code or household.grid_code
+    return community_code, grid_code
+
+
+# ---------------------------------------------------------------- filing
+
+
+def file_petition(
+    session: Session,
+    op: Operator | None,
+    *,
+    text: str,
+    category: str,
+    channel: str,
+    community: str | None = None,
+    grid: str | None = None,
+    household: str | None = None,
+    name: str | None = None,
+    phone: str | None = None,
+    address: str | None = None,
+    anonymous: bool = False,
+    at: datetime | None = None,
+    visit_id: int | None = None,
+) -> dict[str, Any]:
+    """File a petition: number it, fix its deadlines, record who raised it, flag likely duplicates.
+
+    Returns the public dict plus "clock" and "similar" (open petitions of the community with
+    very similar text or the same phone: a warning for the secretary, who may `merge`).
+    """
+    from baiyin_cli import config
+    from baiyin_cli.models import Petition, PetitionReporter, Visit
+    from baiyin_cli.services import workcalendar
+
+    require(op)
+    text_v = validate.text(text, "text", max_len=2000) or ""
+    cat_code, cat = _category(category)
+    channel_v = _channel(channel)
+    hh = _find_household(session, household) if household else None
+    community_code, grid_code = _place(session, op, community, grid, hh)
+    op = require_area(op, grid_code or community_code)
+    name_v = validate.text(name, "name", required=False, max_len=50)
+    if anonymous and name_v:
+        raise InvalidInput(ANONYMOUS_NAME)
+    phone_v = validate.phone(phone)
+    address_v = validate.text(address, "address", required=False, max_len=200) or (hh.address if hh else None)
+    if visit_id is not None and session.get(Visit, visit_id) is None:
+        raise NotFound(VISIT_NOT_FOUND, id=visit_id)
+
+    now = timeutil.now()
+    filed_at = timeutil.ensure_utc(at) if at else now
+    cfg = config.load()
+    contact_due = filed_at + timedelta(minutes=int(cfg.get("petition.contact_minutes", 30)))
+    resolve_due, estimated = workcalendar.resolve_due(filed_at, int(cat.get("days", 5)))
+    similar = find_similar(session, community=community_code, text=text_v, phone=phone_v, at=filed_at)
+    number = next_number(session, filed_at)
+    p = Petition(
+        number=number,
+        text=text_v,
+        category=cat_code,
+        channel=channel_v,
+        status=wf.INITIAL,
+        community_code=community_code,
+        grid_code=grid_code,
+        household_id=hh.id if hh else None,
+        visit_id=visit_id,
+        address=address_v,
+        reporter_name=name_v,
+        reporter_phone=phone_v,
+        phone_last4=phone_v[-4:] if phone_v else None,
+        anonymous=bool(anonymous),
+        filed_by=op.username,
+        filed_at=filed_at,
+        recorded_at=now,
+        contact_due=contact_due,
+        resolve_due=resolve_due,
+        due_estimated=estimated,
+        due_at=wf.next_due(wf.INITIAL, None, contact_due, resolve_due),
+        updated_at=now,
+        updated_by=op.username,
+        version=1,
+    )
+    session.add(p)
+    session.flush()
+    if name_v or phone_v:
+        session.add(PetitionReporter(petition_id=p.id, name=name_v, phone=phone_v, from_number=number,  # type: ignore[arg-type]
+                                     added_at=filed_at))
+    wf.first_event(session, op, p, at=filed_at, data={"channel": channel_v, "similar": [c["number"] for c in similar]})
+    public = petition_public(p, household=hh.code if hh else None)
+    audit.record(session, op, "petition.file", "petition", number,
+                 after={k: public[k] for k in ("category", "channel", "community", "grid", "status")}
+                 | {"reporter_phone": phone_v}, occurred_at=at)
+    return {**public, "clock": clock(p, now), "similar": similar}
+
+
+# ---------------------------------------------------------------- queues
+
+
+def _area_filter(session: Session, op: Operator, area: str):  # type: ignore[no-untyped-def]
+    from baiyin_cli.models import Petition
+    from baiyin_cli.services.org import get_area
+
+    a = get_area(session, area)
+    scope = op.scope
+    if scope and op.role in ("secretary", "grid_worker", "viewer"):
+        if not (a.code.startswith(scope) or scope.startswith(a.code)):
+            raise NotPermitted(OUT_OF_SCOPE, username=op.username, area=scope, scope=scope)
+    if a.level == "grid":
+        return Petition.grid_code == a.code
+    if a.level == "community":
+        return Petition.community_code == a.code
+    return scope_clause(Petition.community_code, a.code)
+
+
+def _mine_filter(op: Operator):  # type: ignore[no-untyped-def]
+    """What waits on this operator (the `waiting_on` column of the state table)."""
+    from sqlalchemy import false
+
+    from baiyin_cli.models import Petition
+
+    def waiting(on: str) -> list[str]:
+        return sorted(code for code, s in wf.STATES.items() if s.waiting_on == on)
+
+    status = Petition.status
+    if op.role == "grid_worker":
+        return (Petition.assignee == op.username) & status.in_(waiting("assignee"))  # type: ignore[attr-defined]
+    if op.role == "department":
+        return (Petition.dept_code == op.dept_code) & status.in_(waiting("department"))  # type: ignore[attr-defined]
+    if op.role in ("secretary", "admin"):
+        return status.in_(waiting("secretary"))  # type: ignore[attr-defined]
+    return false()
+
+
+def list_petitions(
+    session: Session,
+    op: Operator | None,
+    *,
+    statuses: list[str] | None = None,
+    area: str | None = None,
+    assignee: str | None = None,
+    category: str | None = None,
+    overdue: bool = False,
+    due_within: timedelta | None = None,
+    mine: bool = False,
+    text: str | None = None,
+    limit: int | None = None,
+    offset: int | None = None,
+) -> list[dict[str, Any]]:
+    """Petitions the operator may see, most urgent first, filtered and paged in SQL.
+
+    Order: running clocks by their current deadline (so the overdue come first, most overdue
+    first), then stopped ones; a listing of stopped states only is newest first. `statuses`
+    None means the active states (everything not closed, rejected or merged); ["all"] all.
+    `due_within` keeps running deadlines that fall between now and now + due_within.
+    """
+    from sqlalchemy import or_
+    from sqlmodel import select
+
+    from baiyin_cli.models import Household, Petition
+
+    op = require(op)
+    now = timeutil.now()
+    q = select(Petition, Household.code).outerjoin(Household, Household.id == Petition.household_id)  # type: ignore[arg-type]
+    q = q.where(petition_scope_clause(op, community=Petition.community_code, grid=Petition.grid_code,
+                                      assignee=Petition.assignee, dept=Petition.dept_code))
+    wanted = _statuses(statuses)
+    if wanted is not None:
+        q = q.where(Petition.status.in_(sorted(wanted)))  # type: ignore[attr-defined]
+    if area:
+        q = q.where(_area_filter(session, op, area))
+    if assignee:
+        q = q.where(Petition.assignee == assignee.strip())
+    if category:
+        code = category.strip()
+        cats = categories()
+        if code in cats:
+            q = q.where(Petition.category == code)
+        elif code in category_groups():
+            q = q.where(Petition.category.in_(sorted(c for c, v in cats.items() if v.get("group") == code)))  # type: ignore[attr-defined]
+        else:
+            raise InvalidInput(BAD_CATEGORY, value=category, choices=", ".join([*cats, *category_groups()]))
+    due_at = Petition.due_at
+    if overdue and due_within is not None:
+        q = q.where(due_at < now + due_within)  # type: ignore[operator]
+    elif overdue:
+        q = q.where(due_at < now)  # type: ignore[operator]
+    elif due_within is not None:
+        if due_within.total_seconds() <= 0:
+            raise InvalidInput(DURATION_BAD, field="--due-within")
+        q = q.where(due_at >= now, due_at < now + due_within)  # type: ignore[operator]
+    if mine:
+        q = q.where(_mine_filter(op))
+    if text and text.strip():
+        needle = text.strip()
+        q = q.where(or_(Petition.text.contains(needle, autoescape=True), Petition.number == needle.upper()))  # type: ignore[attr-defined]
+    if wanted is not None and not (wanted & wf.RUNNING):
+        q = q.order_by(Petition.filed_at.desc(), Petition.id.desc())  # type: ignore[attr-defined, union-attr]
+    else:
+        q = q.order_by(due_at.asc().nulls_last(), Petition.id)  # type: ignore[union-attr, arg-type]
+    if offset:
+        q = q.offset(offset)
+    if limit:
+        q = q.limit(limit)
+    out = []
+    for p, hh_code in session.execute(q):
+        d = petition_public(p, household=hh_code)
+        d["clock"] = clock(p, now)
+        out.append(d)
+    return out
+
+
+# ---------------------------------------------------------------- one petition
+
+
+def _where(p: Petition) -> dict[str, str | None]:
+    return {"community": p.community_code, "grid": p.grid_code, "assignee": p.assignee, "dept": p.dept_code}
+
+
+def show_petition(session: Session, op: Operator | None, number: str, *, reveal: bool = False) -> dict[str, Any]:
+    """Every field, both deadlines, the history (who, when, from -> to, note), reporters, merged duplicates."""
+    from sqlmodel import select
+
+    from baiyin_cli.models import Petition, PetitionEvent, PetitionReporter
+    from baiyin_cli.services.privacy import mask_name, mask_phone, scrub
+
+    p = get_petition(session, number)
+    op = require_petition(op, **_where(p))
+    if reveal:
+        require_reveal(op, p.grid_code or p.community_code)
+        audit.record(session, op, "petition.reveal", "petition", p.number,
+                     detail={"fields": ["reporter_name", "reporter_phone", "text", "reporters"]})
+    d = petition_public(p, reveal=reveal, household=_household_code(session, p.household_id))
+    d["clock"] = clock(p)
+    d["allowed_events"] = wf.allowed(op, p)
+    d["may_reveal"] = may_reveal(op, p.grid_code or p.community_code)
+
+    def text_of(v: Any) -> Any:
+        return v if reveal or not isinstance(v, str) else scrub(v)
+
+    events = session.exec(select(PetitionEvent).where(PetitionEvent.petition_id == p.id).order_by(PetitionEvent.seq))
+    d["history"] = [
+        {
+            "seq": e.seq,
+            "event": e.event,
+            "from": e.from_status,
+            "to": e.to_status,
+            "actor": e.actor,
+            "at": timeutil.iso(e.occurred_at),
+            "recorded_at": timeutil.iso(e.recorded_at),
+            "note": text_of(e.note),
+            "data": {k: text_of(v) for k, v in (e.data or {}).items()},
+        }
+        for e in events
+    ]
+    reporters = session.exec(
+        select(PetitionReporter).where(PetitionReporter.petition_id == p.id).order_by(PetitionReporter.id)
+    )
+    d["reporters"] = [
+        {
+            "name": r.name if reveal else mask_name(r.name),
+            "phone": r.phone if reveal else mask_phone(r.phone),
+            "from_number": r.from_number,
+            "added_at": timeutil.iso(r.added_at),
+        }
+        for r in reporters
+    ]
+    d["merged"] = list(
+        session.exec(select(Petition.number).where(Petition.merged_into == p.number).order_by(Petition.number))
+    )
+    return d
+
+
+# ---------------------------------------------------------------- the verbs
+
+
+def _text(data: dict[str, Any], key: str, max_len: int = 1000) -> str:
+    v = validate.text(data.get(key), key, max_len=max_len) or ""
+    data[key] = v
+    return v
+
+
+def _effects(session: Session, op: Operator, p: Petition):  # type: ignore[no-untyped-def]
+    """What each event does besides moving the status: column changes (and related rows)."""
+    from sqlmodel import select
+
+    from baiyin_cli.models import Department, PetitionReporter, Worker
+
+    def assign(t: wf.Transition, at: datetime, data: dict[str, Any]) -> dict[str, Any]:
+        username = str(data["to"]).strip()
+        w = session.exec(select(Worker).where(Worker.username == username)).first()
+        if w is None or not w.active or w.role != "grid_worker" or not (w.area_code or "").startswith(p.community_code):
+            raise InvalidInput(ASSIGNEE_INVALID, username=username, community=p.community_code)
+        if p.assignee == username:
+            raise Conflict(ALREADY_ASSIGNED, number=p.number, username=username)
+        data.update(to=username, previous=p.assignee)
+        return {"assignee": username, "grid_code": p.grid_code or w.area_code}
+
+    def contact(t: wf.Transition, at: datetime, data: dict[str, Any]) -> dict[str, Any]:
+        how = str(data["how"]).strip()
+        if how not in CONTACT_WAYS:
+            raise InvalidInput(BAD_HOW, value=how)
+        data["how"] = how
+        _text(data, "outcome")
+        if p.contacted_at is not None:
+            return {}
+        data["late"] = at > p.contact_due
+        return {"contacted_at": at}
+
+    def escalate(t: wf.Transition, at: datetime, data: dict[str, Any]) -> dict[str, Any]:
+        code = str(data["dept"]).strip()
+        d = session.exec(select(Department).where(Department.code == code)).first()
+        if d is None or not d.active:
+            raise InvalidInput(DEPT_INVALID, code=code)
+        if p.status == "escalated" and p.dept_code == code:
+            raise Conflict(SAME_DEPT, number=p.number, code=code)
+        _text(data, "reason")
+        data.update(dept=code, previous=p.dept_code if p.status == "escalated" else None)
+        return {"dept_code": code}
+
+    def send_back(t: wf.Transition, at: datetime, data: dict[str, Any]) -> dict[str, Any]:
+        _text(data, "reason")
+        data["dept"] = p.dept_code
+        return {}
+
+    def resolve(t: wf.Transition, at: datetime, data: dict[str, Any]) -> dict[str, Any]:
+        result = _text(data, "result", 2000)
+        data["on_time"] = at <= p.resolve_due
+        if p.status == "escalated":
+            data["dept"] = p.dept_code
+        return {"resolved_at": at, "result": result, "rating": None, "rating_comment": None, "rated_at": None}
+
+    def rate(t: wf.Transition, at: datetime, data: dict[str, Any]) -> dict[str, Any]:
+        comment = validate.text(data.get("comment"), "comment", required=False, max_len=1000)
+        data["comment"] = comment
+        changes: dict[str, Any] = {"rating": data["rating"], "rating_comment": comment, "rated_at": at}
+        if t.target == "in_progress":
+            changes.update(resolved_at=None, closed_at=None)
+        return changes
+
+    def close(t: wf.Transition, at: datetime, data: dict[str, Any]) -> dict[str, Any]:
+        data["lapsed"] = p.rating is None
+        return {"closed_at": at}
+
+    def reject(t: wf.Transition, at: datetime, data: dict[str, Any]) -> dict[str, Any]:
+        return {"reject_reason": _text(data, "reason")}
+
+    def merge(t: wf.Transition, at: datetime, data: dict[str, Any]) -> dict[str, Any]:
+        other = get_petition(session, str(data["into"]))
+        if other.id == p.id:
+            raise InvalidInput(MERGE_SELF)
+        if other.community_code != p.community_code:
+            raise InvalidInput(MERGE_OTHER_COMMUNITY, number=other.number, community=other.community_code)
+        if other.status not in wf.RUNNING:
+            raise Conflict(MERGE_TARGET_STATE, number=other.number, status=wf.status_label(other.status))
+        data["into"] = other.number
+        # Everyone who raised this one is kept on the survivor, so they too get the callback.
+        mine = list(session.exec(select(PetitionReporter).where(PetitionReporter.petition_id == p.id)))
+        for r in mine:
+            session.add(PetitionReporter(petition_id=other.id, name=r.name, phone=r.phone,  # type: ignore[arg-type]
+                                         from_number=r.from_number or p.number, added_at=at))
+        wf.apply(session, op, other, "absorb", data={"from": p.number, "reporters": len(mine)}, at=max(at, _last_at(session, other)))
+        return {"merged_into": other.number}
+
+    def reopen(t: wf.Transition, at: datetime, data: dict[str, Any]) -> dict[str, Any]:
+        _text(data, "reason")
+        if t.target == "in_progress":
+            return {"resolved_at": None, "closed_at": None}
+        changes: dict[str, Any] = {"assignee": None, "reject_reason": None, "merged_into": None}
+        if p.status == "duplicate" and p.merged_into:
+            _detach(session, op, p, at)
+        data["previous_assignee"] = p.assignee
+        return changes
+
+    def nothing(t: wf.Transition, at: datetime, data: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
+    return {
+        "assign": assign, "contact": contact, "start": nothing, "escalate": escalate, "send_back": send_back,
+        "resolve": resolve, "rate": rate, "close": close, "reject": reject, "merge": merge, "reopen": reopen,
+        "mediate": nothing, "absorb": nothing, "detach": nothing,
+    }
+
+
+def _last_at(session: Session, p: Petition) -> datetime:
+    from sqlalchemy import func, select
+
+    from baiyin_cli.models import PetitionEvent
+
+    last = session.execute(select(func.max(PetitionEvent.occurred_at)).where(PetitionEvent.petition_id == p.id)).scalar()
+    return max(x for x in (last, p.filed_at) if x is not None)
+
+
+def _detach(session: Session, op: Operator, p: Petition, at: datetime) -> None:
+    """Undo a merge: take this petition's reporters off the survivor again."""
+    from sqlalchemy import delete
+    from sqlmodel import select
+
+    from baiyin_cli.models import PetitionReporter
+
+    try:
+        other = get_petition(session, p.merged_into or "")
+    except NotFound:
+        return
+    mine = list(session.exec(select(PetitionReporter).where(PetitionReporter.petition_id == p.id)))
+    for r in mine:
+        session.execute(
+            delete(PetitionReporter).where(
+                PetitionReporter.petition_id == other.id,
+                PetitionReporter.from_number == (r.from_number or p.number),
+                PetitionReporter.phone.is_(None) if r.phone is None else PetitionReporter.phone == r.phone,  # type: ignore[union-attr]
+            )
+        )
+    wf.apply(session, op, other, "detach", data={"from": p.number}, at=max(at, _last_at(session, other)))
+
+
+EVENT_ALIASES = {"send-back": "send_back"}
+
+
+def apply(
+    session: Session,
+    op: Operator | None,
+    number: str,
+    event: str,
+    *,
+    at: datetime | None = None,
+    note: str | None = None,
+    expected_version: int | None = None,
+    **data: Any,
+) -> dict[str, Any]:
+    """Fire `event` on petition `number`: assign(to=), contact(how=, outcome=), start, escalate(dept=,
+    reason=), send_back(reason=), resolve(result=), rate(rating=, comment=), close, reject(reason=),
+    merge(into=), reopen(reason=). Returns the petition's public dict with its clock and next verbs.
+    """
+    event = EVENT_ALIASES.get(event, event)
+    p = get_petition(session, number)
+    op = require_petition(op, **_where(p))
+    note_v = validate.text(note, "note", required=False, max_len=1000)
+    effects = _effects(session, op, p)
+    if event not in effects:
+        raise InvalidInput(wf.UNKNOWN_EVENT, event=event)
+    wf.apply(session, op, p, event, data={k: v for k, v in data.items() if v is not None}, at=at, note=note_v,
+             expected_version=expected_version, effect=effects[event])
+    session.refresh(p)
+    d = petition_public(p, household=_household_code(session, p.household_id))
+    d["clock"] = clock(p)
+    d["allowed_events"] = wf.allowed(op, p)
+    return d
+
+
+def note_mediation(
+    session: Session, op: Operator | None, number: str, *, visit_id: int, at: datetime | None = None,
+    note: str | None = None,
+) -> None:
+    """A mediation visit worked on this (dispute) petition: add it to the history, status unchanged."""
+    p = get_petition(session, number)
+    op = require_petition(op, **_where(p))
+    note_v = validate.text(note, "note", required=False, max_len=1000)
+    wf.apply(session, op, p, "mediate", data={"visit_id": visit_id}, at=at, note=note_v)

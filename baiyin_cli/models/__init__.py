@@ -18,7 +18,7 @@ from baiyin_cli.models.registry import (
     Resident,
     ResidentCare,
 )
-from baiyin_cli.models.visit import Visit
+from baiyin_cli.models.visit import Visit, VisitDay
 
 __all__ = [
     "Area",
@@ -35,5 +35,6 @@ __all__ = [
     "Resident",
     "ResidentCare",
     "Visit",
+    "VisitDay",
     "Worker",
 ]

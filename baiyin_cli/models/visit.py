@@ -1,10 +1,39 @@
-"""Grid workers' rounds (走访). Records are never edited or deleted; a mistake is voided."""
+"""Grid workers' rounds (走访). Records are never edited or deleted; a mistake is voided.
+
+Two tables:
+
+`visit`      one row per visit, as the worker logged it (services/visits.py is the only writer).
+`visit_day`  the day ledger (日走访台账): per worker and local day, the sums of that day's
+             non-voided visits. It is derived data, like an index: rebuilt from `visit` for each
+             (worker, day) a write touches, in the same transaction (`visits.refresh_days`), never
+             edited by hand and never holding a verdict. Whether the one-hour rule was met is
+             `minutes >= visits.daily_minutes` at query time, so changing the config changes the
+             answer. It exists because a city-year of visits is ~3 M rows and SQLite needs 2-3 s to
+             group them by worker and day; the ledger has ~0.9 M rows a year, clustered by
+             (worker, day), and answers the same question in a few hundred milliseconds.
+             Anything that inserts visits in bulk goes through `visits.insert_bulk`, which
+             refreshes the ledger for the days it touched.
+
+Indexes, and the queries they serve:
+  visit (worker, started_at)                  a worker's visits of a day: `visit list --worker`,
+                                              and the ledger refresh of one (worker, day)
+  visit (household_id, started_at, voided_at) the last non-voided visit of a household before a
+                                              moment (`visit due`, care coverage): a backward
+                                              seek that never touches the table, voided_at included
+                                              so a voided visit is skipped inside the index
+  visit (grid_code, started_at)               `visit list --grid/--community` newest first
+  visit (started_at)                          `visit list` over the whole city, newest first
+  visit_day PRIMARY KEY (worker, day)         `visit stats --worker`, and the city-wide GROUP BY
+                                              worker, which streams in key order (SQLite: WITHOUT
+                                              ROWID, so the key is the table)
+  visit_day (grid_code, day)                  `visit stats --grid/--community`
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Column, Date, ForeignKey, Index, Integer, String, Text
 from sqlmodel import Field, SQLModel
 
 from baiyin_cli.models.types import UTCDateTime
@@ -13,11 +42,8 @@ from baiyin_cli.models.types import UTCDateTime
 class Visit(SQLModel, table=True):
     __tablename__ = "visit"
     __table_args__ = (
-        # Per-worker day statistics (minutes walked, the one-hour rule).
         Index("ix_visit_worker_started", "worker", "started_at"),
-        # Last visit per household (visit due windows).
-        Index("ix_visit_household_started", "household_id", "started_at"),
-        # Area statistics over a period.
+        Index("ix_visit_household_started", "household_id", "started_at", "voided_at"),
         Index("ix_visit_grid_started", "grid_code", "started_at"),
         Index("ix_visit_started", "started_at"),
     )
@@ -27,11 +53,13 @@ class Visit(SQLModel, table=True):
     household_id: int | None = Field(
         default=None, sa_column=Column(Integer, ForeignKey("household.id"), nullable=True)
     )
+    # The worker's grid when the visit was made.
     grid_code: str = Field(sa_column=Column(String(15), ForeignKey("area.code"), nullable=False))
     kind: str = Field(sa_column=Column(String(16), nullable=False))
     started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     minutes: int = Field(sa_column=Column(Integer, nullable=False))
     note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # The dispute petition a mediation visit worked on (its history has an entry for the visit).
     petition_id: int | None = Field(
         default=None, sa_column=Column(Integer, ForeignKey("petition.id"), nullable=True)
     )
@@ -40,3 +68,32 @@ class Visit(SQLModel, table=True):
     voided_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     voided_by: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
     void_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class VisitDay(SQLModel, table=True):
+    """Sums of one worker's non-voided visits on one local day (see the module docstring).
+
+    A visit counts on the local day it started, whole: 23:30 for 90 minutes is 90 minutes
+    of that day and none of the next (the paper ledger dates a visit by its start too).
+    """
+
+    __tablename__ = "visit_day"
+    __table_args__ = (
+        Index("ix_visit_day_grid", "grid_code", "day"),
+        {"sqlite_with_rowid": False},
+    )
+
+    worker: str = Field(sa_column=Column(String(64), ForeignKey("worker.username"), primary_key=True))
+    day: date = Field(sa_column=Column(Date, primary_key=True))
+    # The grid of the day's last visit (a worker moved mid-day counts the day there).
+    grid_code: str = Field(sa_column=Column(String(15), ForeignKey("area.code"), nullable=False))
+    minutes: int = Field(sa_column=Column(Integer, nullable=False))
+    visits: int = Field(sa_column=Column(Integer, nullable=False))
+    kind_household: int = Field(sa_column=Column(Integer, nullable=False))
+    kind_info_gathering: int = Field(sa_column=Column(Integer, nullable=False))
+    kind_mediation: int = Field(sa_column=Column(Integer, nullable=False))
+    kind_service: int = Field(sa_column=Column(Integer, nullable=False))
+    # Distinct households visited that day.
+    households: int = Field(sa_column=Column(Integer, nullable=False))
+    # Petitions filed from that day's visits (findings).
+    findings: int = Field(sa_column=Column(Integer, nullable=False))

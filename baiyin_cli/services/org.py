@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from collections.abc import Container, Mapping
 from typing import TYPE_CHECKING, Any
 
 from baiyin_cli import timeutil
@@ -28,6 +29,11 @@ AREA_BAD_CODE = M(
     "area.bad_code",
     "{level}级区域代码应为 {length} 位数字：{code}",
     "A {level} code has {length} digits: {code}",
+)
+AREA_CODE_LENGTH = M(
+    "area.code_length",
+    "区域代码应为 6、9、12 或 15 位数字（区县、街道、社区、网格）：{code}",
+    "An area code has 6, 9, 12 or 15 digits (district, street, community, grid): {code}",
 )
 AREA_PARENT_MISSING = M(
     "area.parent_missing",
@@ -131,6 +137,66 @@ def area_public(a: Area, **extra: Any) -> dict[str, Any]:
     }
 
 
+def prepare_area(
+    session: Session | None, values: Mapping[str, Any], *, areas: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """One area's fields, validated and normalised: code, name, level, parent_code.
+
+    The rules of `area add`, for one row of an import too. The level may be left out (an
+    import row): it follows from the code's length. The parent is the code's prefix of the
+    level above unless given, and must exist with that level: looked up in `areas` (code ->
+    level, prefetched by an importer) or else in the database. Access and "already exists"
+    are the caller's to check.
+    """
+    from sqlmodel import select
+
+    from baiyin_cli.models import Area
+
+    code = str(values.get("code") or "").strip()
+    level = values.get("level")
+    if level not in (None, ""):
+        lvl = level_of(str(level))
+    else:
+        lvl = next((lv for lv in LEVEL_ORDER if LEVEL_CODE_LENGTH[lv] == len(code)), None)
+        if lvl is None:
+            raise InvalidInput(AREA_CODE_LENGTH, code=code, field_key="code")
+    name = validate.text(values.get("name"), "name", max_len=100) or ""
+    length = LEVEL_CODE_LENGTH[lvl]
+    if len(code) != length or not code.isdigit():
+        raise InvalidInput(AREA_BAD_CODE, level=_label(lvl), length=length, code=code, field_key="code")
+    parent = str(values.get("parent") or "").strip() or None
+    idx = LEVEL_ORDER.index(lvl)
+    if idx == 0:
+        if parent:
+            raise InvalidInput(AREA_DISTRICT_PARENT, field_key="parent")
+        return {"code": code, "name": name, "level": lvl.value, "parent_code": None}
+    expected = LEVEL_ORDER[idx - 1]
+    parent_code = parent or code[: LEVEL_CODE_LENGTH[expected]]
+    if areas is not None:
+        parent_level = areas.get(parent_code)
+    else:
+        assert session is not None
+        found = session.exec(select(Area).where(Area.code == parent_code)).first()
+        parent_level = found.level if found is not None else None
+    if parent_level is None:
+        raise NotFound(AREA_PARENT_MISSING, parent=parent_code, field_key="parent")
+    if parent_level != expected:
+        raise InvalidInput(
+            AREA_PARENT_LEVEL, parent=parent_code, actual=_label(parent_level), expected=_label(expected),
+            field_key="parent",
+        )
+    if not code.startswith(parent_code):
+        raise InvalidInput(AREA_PARENT_PREFIX, code=code, parent=parent_code, field_key="code")
+    return {"code": code, "name": name, "level": lvl.value, "parent_code": parent_code}
+
+
+def require_manage_area(op: Operator | None, level: str, parent_code: str | None) -> Operator:
+    """Districts are the admin's; an area below is managed by whoever may write in its parent."""
+    if level == AreaLevel.district.value or not parent_code:
+        return require_role(op, "admin")
+    return require_area(op, parent_code)
+
+
 def add_area(
     session: Session,
     op: Operator | None,
@@ -145,44 +211,15 @@ def add_area(
 
     from baiyin_cli.models import Area
 
-    lvl = level_of(level)
-    code = code.strip()
-    name = validate.text(name, "name", max_len=100) or ""
-    length = LEVEL_CODE_LENGTH[lvl]
-    if len(code) != length or not code.isdigit():
-        raise InvalidInput(AREA_BAD_CODE, level=_label(lvl), length=length, code=code)
-    idx = LEVEL_ORDER.index(lvl)
-    parent_area = None
-    if idx == 0:
-        if parent:
-            raise InvalidInput(AREA_DISTRICT_PARENT)
-        require_role(op, "admin")
-    else:
-        expected = LEVEL_ORDER[idx - 1]
-        parent_code = (parent or code[: LEVEL_CODE_LENGTH[expected]]).strip()
-        parent_area = session.exec(select(Area).where(Area.code == parent_code)).first()
-        if parent_area is None:
-            raise NotFound(AREA_PARENT_MISSING, parent=parent_code)
-        if parent_area.level != expected:
-            raise InvalidInput(
-                AREA_PARENT_LEVEL, parent=parent_code, actual=_label(parent_area.level), expected=_label(expected)
-            )
-        if not code.startswith(parent_code):
-            raise InvalidInput(AREA_PARENT_PREFIX, code=code, parent=parent_code)
-        require_area(op, parent_code)
-    existing = session.exec(select(Area).where(Area.code == code)).first()
+    values = prepare_area(session, {"code": code, "name": name, "level": level, "parent": parent})
+    require_manage_area(op, values["level"], values["parent_code"])
+    existing = session.exec(select(Area).where(Area.code == values["code"])).first()
     if existing is not None:
-        raise Conflict(AREA_EXISTS, code=code, name=existing.name)
-    area = Area(
-        code=code,
-        name=name,
-        level=lvl.value,
-        parent_code=parent_area.code if parent_area else None,
-        created_at=timeutil.now(),
-    )
+        raise Conflict(AREA_EXISTS, code=values["code"], name=existing.name)
+    area = Area(**values, created_at=timeutil.now())
     session.add(area)
     session.flush()
-    audit.record(session, op, "area.add", "area", code, after=area_public(area), occurred_at=at)
+    audit.record(session, op, "area.add", "area", area.code, after=area_public(area), occurred_at=at)
     return area_public(area)
 
 
@@ -370,33 +407,54 @@ def worker_public(w: Worker, *, reveal: bool = False, **extra: Any) -> dict[str,
 
 
 def _check_role_fields(
-    session: Session, role: Role, kind: str | None, area: str | None, dept: str | None
+    session: Session | None,
+    role: Role,
+    kind: str | None,
+    area: str | None,
+    dept: str | None,
+    *,
+    areas: Mapping[str, str] | None = None,
+    depts: Container[str] | None = None,
 ) -> tuple[str | None, str | None, str | None]:
+    """Kind, area and department as the role needs them. Areas and departments are looked up
+    in `areas` (code -> level) and `depts` when an importer prefetched them, else in the database."""
     if kind and role != Role.grid_worker:
-        raise InvalidInput(WORKER_KIND_ONLY_GRID)
+        raise InvalidInput(WORKER_KIND_ONLY_GRID, field_key="kind")
     if role == Role.grid_worker:
         try:
             kind = WorkerKind(kind or "full_time").value
         except ValueError:
             raise InvalidInput(
-                WORKER_BAD_KIND, value=kind, choices="/".join(k.value for k in WorkerKind)
+                WORKER_BAD_KIND, value=kind, choices="/".join(k.value for k in WorkerKind), field_key="kind"
             ) from None
     need = ROLE_LEVEL.get(role)
     if need is not None and not area:
-        raise InvalidInput(WORKER_NEEDS_AREA, role=_role_label(role), level=_label(need))
+        raise InvalidInput(WORKER_NEEDS_AREA, role=_role_label(role), level=_label(need), field_key="area")
     if area:
-        a = get_area(session, area)
-        if need is not None and a.level != need.value:
+        area = area.strip()
+        if areas is not None:
+            level = areas.get(area)
+            if level is None:
+                raise NotFound(AREA_NOT_FOUND, code=area, field_key="area")
+        else:
+            assert session is not None
+            a = get_area(session, area)
+            area, level = a.code, a.level
+        if need is not None and level != need.value:
             raise InvalidInput(
-                WORKER_AREA_LEVEL, role=_role_label(role), level=_label(need), area=a.code, actual=_label(a.level)
+                WORKER_AREA_LEVEL, role=_role_label(role), level=_label(need), area=area, actual=_label(level),
+                field_key="area",
             )
-        area = a.code
-    if role == Role.department:
-        if not dept:
-            raise InvalidInput(WORKER_NEEDS_DEPT)
-        dept = get_dept(session, dept).code
-    elif dept:
-        dept = get_dept(session, dept).code
+    if role == Role.department and not dept:
+        raise InvalidInput(WORKER_NEEDS_DEPT, field_key="dept")
+    if dept:
+        dept = dept.strip()
+        if depts is not None:
+            if dept not in depts:
+                raise NotFound(DEPT_NOT_FOUND, code=dept, field_key="dept")
+        else:
+            assert session is not None
+            dept = get_dept(session, dept).code
     return kind, area, dept
 
 
@@ -404,14 +462,43 @@ def _role_of(value: str) -> Role:
     try:
         return Role(value.strip().lower())
     except ValueError:
-        raise InvalidInput(WORKER_BAD_ROLE, value=value, choices="/".join(r.value for r in Role)) from None
+        raise InvalidInput(
+            WORKER_BAD_ROLE, value=value, choices="/".join(r.value for r in Role), field_key="role"
+        ) from None
 
 
-def _require_manage_worker(op: Operator | None, role: Role, area: str | None) -> Operator:
+def require_manage_worker(op: Operator | None, role: Role | str, area: str | None) -> Operator:
     """Admins manage everyone; a secretary adds and manages grid workers of their community."""
-    if role == Role.grid_worker and area:
+    if Role(role) == Role.grid_worker and area:
         return require_area(op, area) if op and op.role == "secretary" else require_role(op, "admin")
     return require_role(op, "admin")
+
+
+def prepare_worker(
+    session: Session | None,
+    values: Mapping[str, Any],
+    *,
+    areas: Mapping[str, str] | None = None,
+    depts: Container[str] | None = None,
+) -> dict[str, Any]:
+    """One worker's fields, validated and normalised: username, name, phone, role, kind, area_code,
+    dept_code. The rules of `worker add`, for one row of an import too; access and "already
+    exists" are the caller's to check."""
+    username = validate.username(str(values.get("username") or ""))
+    name = validate.text(values.get("name"), "name", max_len=50) or ""
+    phone = validate.phone(values.get("phone"))
+    role_raw = values.get("role")
+    if role_raw in (None, ""):
+        raise InvalidInput(validate.REQUIRED, field="role", field_key="role")
+    r = _role_of(str(role_raw))
+    kind, area, dept = _check_role_fields(
+        session, r, values.get("kind") or None, values.get("area") or None, values.get("dept") or None,
+        areas=areas, depts=depts,
+    )
+    return {
+        "username": username, "name": name, "phone": phone, "role": r.value, "kind": kind,
+        "area_code": area, "dept_code": dept,
+    }
 
 
 def add_worker(
@@ -431,30 +518,18 @@ def add_worker(
 
     from baiyin_cli.models import Worker
 
-    username = validate.username(username)
-    name = validate.text(name, "name", max_len=50) or ""
-    phone = validate.phone(phone)
-    r = _role_of(role)
-    kind, area, dept = _check_role_fields(session, r, kind, area, dept)
-    _require_manage_worker(op, r, area)
-    if session.exec(select(Worker).where(Worker.username == username)).first() is not None:
-        raise Conflict(WORKER_EXISTS, username=username)
-    now = timeutil.now()
-    w = Worker(
-        username=username,
-        name=name,
-        phone=phone,
-        role=r.value,
-        kind=kind,
-        area_code=area,
-        dept_code=dept,
-        active=True,
-        created_at=now,
-        updated_at=now,
+    values = prepare_worker(
+        session, {"username": username, "name": name, "phone": phone, "role": role, "kind": kind, "area": area,
+                  "dept": dept},
     )
+    require_manage_worker(op, values["role"], values["area_code"])
+    if session.exec(select(Worker).where(Worker.username == values["username"])).first() is not None:
+        raise Conflict(WORKER_EXISTS, username=values["username"])
+    now = timeutil.now()
+    w = Worker(**values, active=True, created_at=now, updated_at=now)
     session.add(w)
     session.flush()
-    audit.record(session, op, "worker.add", "worker", username, after=worker_public(w, reveal=True), occurred_at=at)
+    audit.record(session, op, "worker.add", "worker", w.username, after=worker_public(w, reveal=True), occurred_at=at)
     return worker_public(w)
 
 
@@ -505,8 +580,8 @@ def assign_worker(
     w = get_worker(session, username)
     r = Role(w.role)
     _, new_area, _ = _check_role_fields(session, r, w.kind, area, w.dept_code)
-    _require_manage_worker(op, r, w.area_code)
-    _require_manage_worker(op, r, new_area)
+    require_manage_worker(op, r, w.area_code)
+    require_manage_worker(op, r, new_area)
     before = {"area": w.area_code}
     w.area_code = new_area
     w.updated_at = timeutil.now()
@@ -524,7 +599,7 @@ def deactivate_worker(
     from baiyin_cli.models import Worker
 
     w = get_worker(session, username)
-    _require_manage_worker(op, Role(w.role), w.area_code)
+    require_manage_worker(op, Role(w.role), w.area_code)
     if not w.active:
         raise Conflict(WORKER_INACTIVE, username=w.username)
     if op is not None and op.username == w.username:

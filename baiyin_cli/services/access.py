@@ -163,6 +163,28 @@ def require_reveal(op: Operator | None, area_code: str | None) -> Operator:
     return op
 
 
+PERSONAL_READERS = ("admin", "secretary", "grid_worker", "viewer")
+
+
+def read_scope(op: Operator | None, area: str | None = None) -> str | None:
+    """The area prefix inside which `op` may read personal records (households, residents),
+    narrowed to `area` if one is asked for; None means the whole city.
+
+    Department users see the petitions escalated to them, not the population registry. An
+    `area` wholly outside the operator's scope is refused; one that contains the scope (a grid
+    worker asking for their community) narrows to the scope.
+    """
+    op = require_role(op, *PERSONAL_READERS)
+    scope = op.scope
+    if not area:
+        return scope
+    if scope is None or area.startswith(scope):
+        return area
+    if scope.startswith(area):
+        return scope
+    raise NotPermitted(OUT_OF_SCOPE, username=op.username, area=scope, scope=scope)
+
+
 def scope_clause(column, prefix: str | None):  # type: ignore[no-untyped-def]
     """SQL for `column` inside the area `prefix` (a B-tree range, fast on both backends)."""
     from sqlalchemy import and_, true

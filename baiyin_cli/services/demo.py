@@ -84,6 +84,8 @@ class DemoContext:
     now: Any
     grids: list[dict[str, Any]] = field(default_factory=list)
     communities: list[dict[str, Any]] = field(default_factory=list)
+    # Filled by the registry step: {id, code, grid, address, care (set of tags), head, phone}.
+    households: list[dict[str, Any]] = field(default_factory=list)
     made: dict[str, int] = field(default_factory=dict)
 
 
@@ -144,8 +146,15 @@ def step_org(ctx: DemoContext) -> None:
     )
 
 
+def step_registry(ctx: DemoContext) -> None:
+    """Households and residents of every grid (services/demo_registry.py)."""
+    from baiyin_cli.services.demo_registry import step_registry as households_and_residents
+
+    households_and_residents(ctx)
+
+
 # Later capabilities append their steps: (name, function(DemoContext)).
-STEPS: list[tuple[str, Callable[[DemoContext], None]]] = [("org", step_org)]
+STEPS: list[tuple[str, Callable[[DemoContext], None]]] = [("org", step_org), ("registry", step_registry)]
 
 
 def build(path: Path, *, force: bool = False, seed: int = 2026, progress: Callable[[str], None] | None = None) -> dict[str, Any]:

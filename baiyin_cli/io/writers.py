@@ -130,10 +130,9 @@ class Writer:
             self._tmp = None
 
     def abort(self) -> None:
-        if self._done:
-            return
-        self._done = True
-        self._abort()
+        if not self._done:
+            self._done = True
+            self._abort()
         if self._tmp is not None:
             try:
                 os.unlink(self._tmp)
@@ -144,12 +143,20 @@ class Writer:
     def write(self, values: Sequence[Any]) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def close(self) -> None:
+    def finish(self) -> None:
+        """Write out everything; a file stays under its temporary name until `publish()`."""
         if self._done:
             return
         self._done = True
         self._close()
+
+    def publish(self) -> None:
+        """Move the finished file into place (after, say, the export was audited)."""
         self._finish_file()
+
+    def close(self) -> None:
+        self.finish()
+        self.publish()
 
     def _close(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError

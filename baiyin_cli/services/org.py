@@ -108,11 +108,17 @@ def _role_label(role: str) -> str:
 # ---------------------------------------------------------------- areas
 
 
+LEVEL_WORDS = {"区县": "district", "区": "district", "县": "district", "街道": "street", "乡镇": "street",
+               "社区": "community", "村": "community", "网格": "grid"}
+
+
 def level_of(value: str) -> AreaLevel:
+    """A level from its code or its Chinese name (社区 -> community), as a spreadsheet writes it."""
+    v = value.strip()
     try:
-        return AreaLevel(value.strip().lower())
+        return AreaLevel(LEVEL_WORDS.get(v, v.lower()))
     except ValueError:
-        raise InvalidInput(AREA_BAD_LEVEL, value=value) from None
+        raise InvalidInput(AREA_BAD_LEVEL, value=value, field_key="level") from None
 
 
 def get_area(session: Session, code: str) -> Area:

@@ -1,0 +1,654 @@
+"""Bulk import and export, the service side: what each importable thing is, and how its rows are
+checked and written, with the same rules as the single-record commands.
+
+A `Target` (areas, workers, households, residents, visits, petitions) declares its columns
+(English field name, the Chinese label the export writes, which are personal), its natural key,
+and the steps the import pipeline (`baiyin_cli/io/pipeline.py`) drives one chunk at a time:
+
+  keys(values)               the natural keys of a row, for duplicates within the file
+  plan(session, op, rows)    validate each row with the service's own prepare function, look up
+                             what exists with one query per chunk (`WHERE code IN (...)`), and
+                             decide create / update / ignore (identical: nothing to do)
+  write(session, op, plans)  insert and update the chunk through SQLAlchemy Core (executemany;
+                             COPY on PostgreSQL), never one ORM object per row
+
+`export(...)` streams rows out in the same columns (personal data masked unless revealed), so
+an export imports back as a no-op. One audit entry summarises each import or export.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from baiyin_cli import timeutil
+from baiyin_cli.errors import Conflict, GridError, InvalidInput, NotFound, UsageError
+from baiyin_cli.i18n import M, get_lang
+from baiyin_cli.services import audit
+from baiyin_cli.services.access import Operator, require_write
+
+if TYPE_CHECKING:
+    from sqlalchemy import Table
+    from sqlmodel import Session
+
+STRATEGIES = ("create", "update", "create_and_update")
+ATOMIC_MODES = ("all", "object")
+COPY_MIN_ROWS = 50  # below this, executemany is as quick as COPY
+
+IMPORT_EXISTS = M(
+    "import.exists",
+    "{what} {key} 已存在（--strategy create 只新增）",
+    "{what} {key} already exists (--strategy create only adds)",
+)
+IMPORT_MISSING = M(
+    "import.missing",
+    "{what} {key} 不存在（--strategy update 只更新）",
+    "{what} {key} does not exist (--strategy update only updates)",
+)
+IMPORT_MASKED = M(
+    "import.masked",
+    "{column}是脱敏后的值，无法导入（请用 --reveal 导出原值，或填写完整值）",
+    "{column} holds a masked value, which cannot be imported (export with --reveal, or type the full value)",
+)
+IMPORT_BAD_BOOL = M(
+    "import.bad_bool", "{column}应为 是/否（true/false）：{value}", "{column} must be yes/no (true/false): {value}"
+)
+IMPORT_BAD_STRATEGY = M(
+    "import.bad_strategy",
+    "导入策略无效：{value}（可选 create/update/create_and_update）",
+    "Invalid strategy: {value} (create/update/create_and_update)",
+)
+IMPORT_BAD_ATOMIC = M(
+    "import.bad_atomic", "--atomic 无效：{value}（可选 all/object）", "Invalid --atomic: {value} (all/object)"
+)
+WORKER_ROLE_FIXED = M(
+    "import.worker_role_fixed",
+    "导入不能更改 {username} 的角色（{current} → {new}）",
+    "An import cannot change the role of {username} ({current} -> {new})",
+)
+WORKER_DEACTIVATE_ADMIN = M(
+    "import.worker_last_admin",
+    "导入不能停用最后一个管理员 {username}",
+    "An import cannot deactivate the last active admin {username}",
+)
+WORKER_DEACTIVATE_SELF = M(
+    "import.worker_self", "导入不能停用操作员自己（{username}）", "An import cannot deactivate the operator ({username})"
+)
+
+
+# ---------------------------------------------------------------- declarations
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of an import/export: the English field name (JSON key), the Chinese label the
+    export writes (and the English one); either is accepted as a header on import."""
+
+    name: str
+    zh: str
+    en: str
+    required: bool = False  # needed to create a record
+    personal: str | None = None  # "id" | "phone" | "name": masked in errors and exports
+    read_only: bool = False  # exported for people to read; accepted and ignored on import
+    width: int = 12  # XLSX column width (characters)
+    aliases: tuple[str, ...] = ()
+    show: Callable[[Any], str] | None = None  # code -> label in CSV/XLSX (JSON Lines keeps codes)
+
+    def label(self, lang: str | None = None) -> str:
+        return self.en if (lang or get_lang()) == "en" else self.zh
+
+
+@dataclass(slots=True)
+class Row:
+    """A row as the file gave it: field -> text (None for an empty cell); a field whose column
+    the file does not have is absent, and an update leaves it as it is."""
+
+    row: int
+    values: dict[str, str | None]
+
+
+@dataclass(slots=True)
+class Plan:
+    row: int
+    action: str  # create | update | ignore
+    key: str
+    values: dict[str, Any]
+    current: Any = None  # the existing record (a Core row) for update / ignore
+    changes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Problem:
+    row: int
+    field: str | None
+    error: GridError
+
+
+# Message keys whose field is implied by the key itself (validators shared with single commands).
+_KEY_FIELDS = {"phone.": "phone", "id_number.": "id_number", "username.": "username", "care.": "care"}
+
+
+def field_of(exc: GridError, default: str | None = None) -> str | None:
+    """The field a validator's error is about: its `field_key`, else what its message key says."""
+    f = exc.args_.get("field_key")
+    if f:
+        return str(f)
+    for prefix, name in _KEY_FIELDS.items():
+        if exc.key.startswith(prefix):
+            return name
+    return default
+
+
+def problem(row: int, exc: GridError, default_field: str | None = None) -> Problem:
+    return Problem(row, field_of(exc, default_field), exc)
+
+
+def mask(kind: str | None, value: Any) -> Any:
+    if value is None or kind is None:
+        return value
+    from baiyin_cli.services.privacy import mask_id, mask_name, mask_phone
+
+    return {"id": mask_id, "phone": mask_phone, "name": mask_name}[kind](str(value))
+
+
+def choice_code(table: str, value: str | None) -> str | None:
+    """A config code (roles, worker_kinds, channels, categories...) from its code or zh/en label;
+    anything else comes back unchanged for the validator to refuse in its own words."""
+    if value is None:
+        return None
+    from baiyin_cli import config
+
+    v = value.strip()
+    entries = config.load().data.get(table, {})
+    if v in entries:
+        return v
+    low = v.lower()
+    for code, entry in entries.items():
+        if isinstance(entry, dict) and (v == entry.get("zh") or low == str(entry.get("en", "")).lower()):
+            return code
+    return v
+
+
+def choice_label(table: str) -> Callable[[Any], str]:
+    def show(code: Any) -> str:
+        if code in (None, ""):
+            return ""
+        from baiyin_cli import config
+
+        return config.load().label(table, str(code))
+
+    return show
+
+
+_TRUE = {"true", "1", "yes", "y", "是", "在岗", "有效", "启用", "active"}
+_FALSE = {"false", "0", "no", "n", "否", "停用", "无效", "inactive"}
+
+
+def parse_bool(value: str | None, column: str) -> bool | None:
+    if value is None or not value.strip():
+        return None
+    v = value.strip().lower()
+    if v in _TRUE:
+        return True
+    if v in _FALSE:
+        return False
+    raise InvalidInput(IMPORT_BAD_BOOL, column=column, value=value[:20], field_key=column)
+
+
+def unmask(values: dict[str, Any], current: Mapping[str, Any] | None, columns: Sequence[Column]) -> None:
+    """A masked cell (138****5678, as a masked export writes it) means "unchanged" when it masks the
+    current value; anything else masked cannot be imported."""
+    for col in columns:
+        if not col.personal:
+            continue
+        v = values.get(col.name)
+        if not isinstance(v, str) or "*" not in v:
+            continue
+        cur = current.get(col.name) if current is not None else None
+        if cur is not None and mask(col.personal, cur) == v.strip():
+            values[col.name] = cur
+        else:
+            raise InvalidInput(IMPORT_MASKED, column=col.label(), field_key=col.name)
+
+
+# ---------------------------------------------------------------- database helpers
+
+
+def fetch(
+    session: Session, table: Table, column: str, keys: Iterable[Any], *, where: Any = None, chunk: int = 900
+) -> dict[Any, Any]:
+    """Rows of `table` whose `column` is one of `keys`, by that column: one query per `chunk` keys."""
+    from sqlalchemy import select
+
+    wanted = [k for k in dict.fromkeys(keys) if k not in (None, "")]
+    out: dict[Any, Any] = {}
+    col = table.c[column]
+    for i in range(0, len(wanted), chunk):
+        stmt = select(table).where(col.in_(wanted[i : i + chunk]))
+        if where is not None:
+            stmt = stmt.where(where)
+        for r in session.execute(stmt):
+            out[getattr(r, column)] = r
+    return out
+
+
+def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows: COPY on PostgreSQL (psycopg 3), executemany elsewhere."""
+    if not rows:
+        return
+    from sqlalchemy import insert
+
+    conn = session.connection()
+    if conn.dialect.name == "postgresql" and len(rows) >= COPY_MIN_ROWS:
+        copy_rows(conn, table, rows)
+    else:
+        conn.execute(insert(table), rows)
+
+
+def copy_rows(conn: Any, table: Table, rows: list[dict[str, Any]]) -> None:
+    """COPY ... FROM STDIN through psycopg 3, inside the connection's transaction."""
+    from psycopg import sql
+
+    cols = list(rows[0].keys())
+    dbapi = conn.connection.dbapi_connection
+    stmt = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table.name), sql.SQL(", ").join(sql.Identifier(c) for c in cols)
+    )
+    with dbapi.cursor() as cur, cur.copy(stmt) as cp:
+        for r in rows:
+            cp.write_row([r[c] for c in cols])
+
+
+def update_rows(session: Session, table: Table, key: str, rows: list[dict[str, Any]]) -> None:
+    """UPDATE ... WHERE key = :key for many rows (executemany), grouped by the columns they change."""
+    if not rows:
+        return
+    from sqlalchemy import bindparam, update
+
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for r in rows:
+        cols = tuple(sorted(c for c in r if c != key))
+        groups.setdefault(cols, []).append({**{c: r[c] for c in cols}, "_key": r[key]})
+    conn = session.connection()
+    for cols, params in groups.items():
+        if not cols:
+            continue
+        stmt = update(table).where(table.c[key] == bindparam("_key")).values({c: bindparam(c) for c in cols})
+        conn.execute(stmt, params)
+
+
+def allocate_ids(session: Session, table: Table, n: int) -> list[int]:
+    """`n` fresh primary keys for `table`, so rows written by COPY/executemany can be referred to
+    by their children at once: the id sequence on PostgreSQL, max(id)+1... on SQLite (the import
+    holds the write lock)."""
+    if n <= 0:
+        return []
+    from sqlalchemy import func, select, text
+
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        seq = conn.execute(text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table.name}).scalar()
+        got = conn.execute(text("SELECT nextval(:s) FROM generate_series(1, :n)"), {"s": seq, "n": n}).scalars()
+        return list(got)
+    start = conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar() or 0
+    return list(range(start + 1, start + 1 + n))
+
+
+# ---------------------------------------------------------------- targets
+
+
+class Target:
+    """What an import and export of one kind of record needs; subclasses fill it in."""
+
+    entity = ""  # CLI noun, plural: areas
+    record = ""  # audit entity: area
+    what = ("记录", "record")  # for messages: 区域 / area
+    columns: tuple[Column, ...] = ()
+    key_fields: tuple[str, ...] = ()
+    personal = False  # exports of these records are audited
+
+    def __init__(self) -> None:
+        self.strategy = "create_and_update"
+        self.now = timeutil.now()
+
+    # -- import
+
+    def begin(self, session: Session, op: Operator | None, strategy: str) -> None:
+        """Once, before the first chunk: who may import at all, reference data to keep."""
+        require_write(op)
+        self.strategy = strategy
+        self.now = timeutil.now()
+
+    def keys(self, values: Mapping[str, str | None]) -> list[tuple[str, str]]:
+        return []
+
+    def plan(self, session: Session, op: Operator | None, rows: list[Row]) -> list[Plan | Problem]:  # pragma: no cover
+        raise NotImplementedError
+
+    def write(self, session: Session, op: Operator | None, plans: list[Plan]) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def finish(self, session: Session, op: Operator | None) -> None:
+        """Once, after the last chunk was written (and before the audit entry)."""
+
+    def label(self) -> str:
+        zh, en = self.what
+        return en if get_lang() == "en" else zh
+
+    def decide(self, key: str, exists: bool) -> None:
+        """The strategy: create only adds, update only changes what exists."""
+        if exists and self.strategy == "create":
+            raise Conflict(IMPORT_EXISTS, what=self.label(), key=key)
+        if not exists and self.strategy == "update":
+            raise NotFound(IMPORT_MISSING, what=self.label(), key=key)
+
+    # -- export
+
+    def export_columns(self) -> list[Column]:
+        return list(self.columns)
+
+    def export(
+        self, session: Session, op: Operator | None, *, reveal: bool = False, **filters: Any
+    ) -> Iterator[dict[str, Any]]:  # pragma: no cover
+        raise NotImplementedError
+
+
+def check_options(strategy: str, atomic: str) -> tuple[str, str]:
+    s = (strategy or "").strip().lower().replace("-", "_")
+    if s not in STRATEGIES:
+        raise UsageError(IMPORT_BAD_STRATEGY, value=strategy)
+    a = (atomic or "").strip().lower()
+    if a not in ATOMIC_MODES:
+        raise UsageError(IMPORT_BAD_ATOMIC, value=atomic)
+    return s, a
+
+
+def stream(session: Session, stmt: Any, batch: int = 2000) -> Iterator[Any]:
+    """Rows of a SELECT, fetched `batch` at a time (a server-side cursor on PostgreSQL)."""
+    result = session.connection().execution_options(stream_results=True, yield_per=batch).execute(stmt)
+    yield from result
+
+
+def _level_label(code: Any) -> str:
+    from baiyin_cli.services.org import _label
+
+    return _label(str(code)) if code else ""
+
+
+class AreasTarget(Target):
+    entity = "areas"
+    record = "area"
+    what = ("区域", "area")
+    columns = (
+        Column("code", "区域代码", "Area code", required=True, width=17),
+        Column("name", "名称", "Name", required=True, width=24),
+        Column("level", "级别", "Level", width=8, show=_level_label),
+        Column("parent", "上级代码", "Parent code", width=17, aliases=("parent_code",)),
+        Column("created_at", "创建时间", "Created", read_only=True, width=17),
+    )
+    key_fields = ("code",)
+
+    def begin(self, session: Session, op: Operator | None, strategy: str) -> None:
+        super().begin(session, op, strategy)
+        self.created: dict[str, str] = {}  # code -> level of areas this import adds (parents of later rows)
+
+    def keys(self, values: Mapping[str, str | None]) -> list[tuple[str, str]]:
+        code = (values.get("code") or "").strip()
+        return [("code", code)] if code else []
+
+    def plan(self, session: Session, op: Operator | None, rows: list[Row]) -> list[Plan | Problem]:
+        from baiyin_cli.models import Area
+        from baiyin_cli.models.org import LEVEL_CODE_LENGTH
+        from baiyin_cli.services import org
+
+        table = Area.__table__
+        wanted: set[str] = set()
+        for r in rows:
+            code = (r.values.get("code") or "").strip()
+            wanted.add(code)
+            wanted.update(code[:n] for n in LEVEL_CODE_LENGTH.values() if n < len(code))
+            if r.values.get("parent"):
+                wanted.add((r.values["parent"] or "").strip())
+        known = fetch(session, table, "code", wanted)
+        levels = {c: a.level for c, a in known.items()}
+        levels.update(self.created)
+        out: list[Plan | Problem] = []
+        for r in rows:
+            code = (r.values.get("code") or "").strip()
+            cur = known.get(code)
+            try:
+                self.decide(code, cur is not None)
+                merged: dict[str, Any] = {}
+                if cur is not None:
+                    merged = {"code": cur.code, "name": cur.name, "level": cur.level, "parent": cur.parent_code}
+                merged.update(r.values)
+                p = org.prepare_area(None, merged, areas=levels)
+                if cur is None:
+                    org.require_manage_area(op, p["level"], p["parent_code"])
+                    self.created[p["code"]] = levels[p["code"]] = p["level"]
+                    out.append(Plan(r.row, "create", p["code"], {**p, "created_at": self.now}))
+                    continue
+                changes = {k: p[k] for k in ("name",) if p[k] != getattr(cur, k)}
+                if changes:
+                    org.require_manage_area(op, cur.level, cur.code if cur.level != "district" else None)
+                out.append(Plan(r.row, "update" if changes else "ignore", code, p, cur, changes))
+            except GridError as exc:
+                out.append(problem(r.row, exc))
+        return out
+
+    def write(self, session: Session, op: Operator | None, plans: list[Plan]) -> None:
+        from baiyin_cli.models import Area
+
+        table = Area.__table__
+        insert_rows(session, table, [p.values for p in plans if p.action == "create"])
+        update_rows(session, table, "code", [{"code": p.key, **p.changes} for p in plans if p.action == "update"])
+
+    def export(
+        self, session: Session, op: Operator | None, *, reveal: bool = False, **filters: Any
+    ) -> Iterator[dict[str, Any]]:
+        from sqlalchemy import select
+
+        from baiyin_cli.models import Area
+        from baiyin_cli.services import org
+        from baiyin_cli.services.access import scope_clause
+
+        t = Area.__table__
+        stmt = select(t).order_by(t.c.code)
+        if filters.get("level"):
+            stmt = stmt.where(t.c.level == org.level_of(filters["level"]).value)
+        if filters.get("parent"):
+            org.get_area(session, filters["parent"])
+            stmt = stmt.where(t.c.parent_code == filters["parent"].strip())
+        if filters.get("under"):
+            org.get_area(session, filters["under"])
+            stmt = stmt.where(scope_clause(t.c.code, filters["under"].strip()))
+        for a in stream(session, stmt):
+            yield {"code": a.code, "name": a.name, "level": a.level, "parent": a.parent_code,
+                   "created_at": a.created_at}
+
+
+class WorkersTarget(Target):
+    entity = "workers"
+    record = "worker"
+    what = ("人员", "worker")
+    columns = (
+        Column("username", "用户名", "Username", required=True, width=16),
+        Column("name", "姓名", "Name", required=True, width=10),
+        Column("phone", "联系电话", "Phone", personal="phone", width=14),
+        Column("role", "角色", "Role", required=True, width=14, show=choice_label("roles")),
+        Column("kind", "网格员类型", "Kind", width=12, show=choice_label("worker_kinds")),
+        Column("area", "所属区域", "Area", width=17, aliases=("area_code",)),
+        Column("dept", "所属部门", "Department", width=12, aliases=("dept_code",)),
+        Column("active", "状态", "Active", width=8, show=lambda v: ("在岗" if v else "停用") if get_lang() != "en"
+               else ("active" if v else "inactive")),
+        Column("created_at", "创建时间", "Created", read_only=True, width=17),
+    )
+    key_fields = ("username",)
+    personal = True
+
+    def begin(self, session: Session, op: Operator | None, strategy: str) -> None:
+        from sqlalchemy import func, select
+
+        from baiyin_cli.models import Department, Worker
+
+        super().begin(session, op, strategy)
+        self.depts = set(session.execute(select(Department.__table__.c.code)).scalars())
+        w = Worker.__table__
+        self.active_admins = session.execute(
+            select(func.count()).select_from(w).where(w.c.role == "admin", w.c.active.is_(True))
+        ).scalar() or 0
+        self.op_username = op.username if op else None
+
+    def keys(self, values: Mapping[str, str | None]) -> list[tuple[str, str]]:
+        u = (values.get("username") or "").strip()
+        return [("username", u)] if u else []
+
+    def plan(self, session: Session, op: Operator | None, rows: list[Row]) -> list[Plan | Problem]:
+        from baiyin_cli.models import Area, Worker
+        from baiyin_cli.services import org
+
+        existing = fetch(session, Worker.__table__, "username", ((r.values.get("username") or "").strip() for r in rows))
+        area_codes = {(r.values.get("area") or "").strip() for r in rows}
+        area_codes.update(w.area_code for w in existing.values() if w.area_code)
+        levels = {c: a.level for c, a in fetch(session, Area.__table__, "code", area_codes).items()}
+        out: list[Plan | Problem] = []
+        for r in rows:
+            username = (r.values.get("username") or "").strip()
+            cur = existing.get(username)
+            try:
+                self.decide(username, cur is not None)
+                current = None
+                if cur is not None:
+                    current = {"username": cur.username, "name": cur.name, "phone": cur.phone, "role": cur.role,
+                               "kind": cur.kind, "area": cur.area_code, "dept": cur.dept_code,
+                               "active": "true" if cur.active else "false"}
+                merged: dict[str, Any] = dict(current or {})
+                merged.update(r.values)
+                unmask(merged, current, self.columns)
+                merged["role"] = choice_code("roles", merged.get("role"))
+                merged["kind"] = choice_code("worker_kinds", merged.get("kind"))
+                p = org.prepare_worker(None, merged, areas=levels, depts=self.depts)
+                active = parse_bool(merged.get("active"), "active")
+                p["active"] = True if active is None else active
+                if cur is None:
+                    org.require_manage_worker(op, p["role"], p["area_code"])
+                    out.append(Plan(r.row, "create", username,
+                                    {**p, "created_at": self.now, "updated_at": self.now}))
+                    continue
+                if p["role"] != cur.role:
+                    raise Conflict(WORKER_ROLE_FIXED, username=username, current=cur.role, new=p["role"],
+                                   field_key="role")
+                changes = {k: p[k] for k in ("name", "phone", "kind", "area_code", "dept_code", "active")
+                           if p[k] != getattr(cur, k)}
+                if changes:
+                    org.require_manage_worker(op, cur.role, cur.area_code)
+                    if "area_code" in changes:
+                        org.require_manage_worker(op, cur.role, p["area_code"])
+                    if changes.get("active") is False:
+                        if username == self.op_username:
+                            raise InvalidInput(WORKER_DEACTIVATE_SELF, username=username, field_key="active")
+                        if cur.role == "admin":
+                            if self.active_admins <= 1:
+                                raise Conflict(WORKER_DEACTIVATE_ADMIN, username=username, field_key="active")
+                            self.active_admins -= 1
+                    changes["updated_at"] = self.now
+                out.append(Plan(r.row, "update" if changes else "ignore", username, p, cur, changes))
+            except GridError as exc:
+                out.append(problem(r.row, exc))
+        return out
+
+    def write(self, session: Session, op: Operator | None, plans: list[Plan]) -> None:
+        from baiyin_cli.models import Worker
+
+        table = Worker.__table__
+        insert_rows(session, table, [p.values for p in plans if p.action == "create"])
+        update_rows(session, table, "username", [{"username": p.key, **p.changes} for p in plans
+                                                  if p.action == "update"])
+
+    def export(
+        self, session: Session, op: Operator | None, *, reveal: bool = False, **filters: Any
+    ) -> Iterator[dict[str, Any]]:
+        from sqlalchemy import select
+
+        from baiyin_cli.models import Worker
+        from baiyin_cli.services import org
+        from baiyin_cli.services.access import require, scope_clause
+
+        w = Worker.__table__
+        stmt = select(w).order_by(w.c.area_code, w.c.username)
+        if filters.get("area"):
+            org.get_area(session, filters["area"])
+            stmt = stmt.where(scope_clause(w.c.area_code, filters["area"].strip()))
+        if filters.get("role"):
+            stmt = stmt.where(w.c.role == org._role_of(filters["role"]).value)
+        if not filters.get("include_inactive"):
+            stmt = stmt.where(w.c.active.is_(True))
+        if reveal:
+            require(op)
+        for r in stream(session, stmt):
+            # As `worker show --reveal`: admins see every phone, a secretary those of their community.
+            clear = reveal and op is not None and (
+                op.is_admin or op.username == r.username
+                or (op.role == "secretary" and bool(r.area_code) and r.area_code.startswith(op.area_code or "~"))
+            )
+            yield {"username": r.username, "name": r.name, "phone": r.phone if clear else mask("phone", r.phone),
+                   "role": r.role, "kind": r.kind, "area": r.area_code, "dept": r.dept_code, "active": r.active,
+                   "created_at": r.created_at}
+
+
+TARGETS: dict[str, Callable[[], Target]] = {
+    "areas": AreasTarget,
+    "workers": WorkersTarget,
+}
+
+
+def target(entity: str) -> Target:
+    return TARGETS[entity]()
+
+
+# ---------------------------------------------------------------- rendering and audit
+
+
+def render(value: Any, column: Column, fmt: str) -> Any:
+    """A value as the format writes it: JSON Lines keeps codes and ISO times; CSV/XLSX show
+    labels and local times as people type them."""
+    if fmt == "jsonl":
+        if isinstance(value, datetime):
+            return timeutil.iso(value)
+        if isinstance(value, date):
+            return value.isoformat()
+        return value
+    if column.show is not None:
+        return column.show(value)
+    if isinstance(value, datetime):
+        return timeutil.fmt(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    return value
+
+
+def record_import(session: Session, op: Operator | None, t: Target, summary: Mapping[str, Any]) -> None:
+    """One audit entry for a whole import: who, which file, what came of it."""
+    detail = {k: summary.get(k) for k in ("file", "format", "encoding", "sheet", "strategy", "atomic", "rows",
+                                          "created", "updated", "ignored", "rejected") if summary.get(k) is not None}
+    audit.record(session, op, f"import.{t.entity}", t.record, str(summary.get("file") or "")[:64], detail=detail)
+
+
+def record_export(
+    session: Session,
+    op: Operator | None,
+    t: Target,
+    *,
+    file: str,
+    fmt: str,
+    count: int,
+    revealed: bool,
+    filters: Mapping[str, Any],
+) -> None:
+    detail = {"file": file, "format": fmt, "rows": count, "revealed": revealed,
+              "filters": {k: v for k, v in filters.items() if v not in (None, False, "")}}
+    audit.record(session, op, f"export.{t.entity}", t.record, file[:64], detail=detail)

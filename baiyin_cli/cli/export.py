@@ -73,6 +73,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         run_export("workers", output, fmt, reveal, {"area": area, "role": role, "include_inactive": all_})
 
+    # `grid export open311`: the GeoReport v2 feed (cli/open311.py, services/open311.py).
+    from baiyin_cli.cli import open311
+
+    open311.add_to(sub)
+
     app.add_typer(
         sub,
         name="export",

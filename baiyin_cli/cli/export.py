@@ -78,6 +78,39 @@ def register(app: typer.Typer) -> None:
 
     open311.add_to(sub)
 
+    grid_help = L("只导出此网格", "Only this grid")
+    community_help = L("只导出此社区", "Only this community")
+    care_help = L("只导出有此关爱标签的（本人或所在户）", "Only those with this care tag (their own or their household's)")
+    archived_help = L("包括已注销的", "Include archived records")
+
+    @sub.command("households", help=L("导出住户（备注中的号码默认脱敏）", "Export households (numbers in notes masked unless revealed)"))
+    def households(
+        grid: Annotated[str | None, typer.Option("--grid", help=grid_help)] = None,
+        community: Annotated[str | None, typer.Option("--community", help=community_help)] = None,
+        care: Annotated[str | None, typer.Option("--care", help=care_help)] = None,
+        address: Annotated[str | None, typer.Option("--address", help=L("地址包含此文字", "Address contains this text"))] = None,
+        archived: Annotated[bool, typer.Option("--archived", help=archived_help)] = False,
+        fmt: Annotated[str | None, typer.Option("--format", help=fmt_help)] = None,
+        output: Annotated[str, typer.Option("--output", "-o", metavar="FILE|-", help=out_help)] = "-",
+        reveal: Annotated[bool, typer.Option("--reveal", help=reveal_help)] = False,
+    ) -> None:
+        run_export("households", output, fmt, reveal,
+                   {"grid": grid, "community": community, "care": care, "address": address, "archived": archived})
+
+    @sub.command("residents", help=L("导出居民（身份证号、电话、出生日期默认脱敏）", "Export residents (ID numbers, phones, birth dates masked unless revealed)"))
+    def residents(
+        household: Annotated[str | None, typer.Option("--household", help=L("只导出此户", "Only this household"))] = None,
+        grid: Annotated[str | None, typer.Option("--grid", help=grid_help)] = None,
+        community: Annotated[str | None, typer.Option("--community", help=community_help)] = None,
+        care: Annotated[str | None, typer.Option("--care", help=care_help)] = None,
+        archived: Annotated[bool, typer.Option("--archived", help=archived_help)] = False,
+        fmt: Annotated[str | None, typer.Option("--format", help=fmt_help)] = None,
+        output: Annotated[str, typer.Option("--output", "-o", metavar="FILE|-", help=out_help)] = "-",
+        reveal: Annotated[bool, typer.Option("--reveal", help=reveal_help)] = False,
+    ) -> None:
+        run_export("residents", output, fmt, reveal,
+                   {"household": household, "grid": grid, "community": community, "care": care, "archived": archived})
+
     app.add_typer(
         sub,
         name="export",

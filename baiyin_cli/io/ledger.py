@@ -41,6 +41,13 @@ class KeyLedger:
         out.extend((row, earlier.get(k, batch[k]), k[0], k[1]) for k, row in repeats)
         return out
 
+    def first(self, ns: str, key: str) -> int | None:
+        """The first row that had (ns, key), or None."""
+        if self._db is None:
+            return self._mem.get((ns, key))
+        got = self._db.execute("SELECT row FROM seen WHERE ns = ? AND key = ?", (ns, key)).fetchone()
+        return got[0] if got else None
+
     def _store(self, new: dict[tuple[str, str], int]) -> None:
         if not new:
             return

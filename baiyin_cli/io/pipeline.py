@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from baiyin_cli.errors import Conflict, GridError, InvalidInput, UsageError
-from baiyin_cli.i18n import M, get_lang, t
+from baiyin_cli.i18n import L, M, get_lang, t
 from baiyin_cli.io.ledger import KeyLedger
 from baiyin_cli.io.readers import Record, Source, cell_text
 from baiyin_cli.io.report import MAX_ERRORS, W_TITLE_ROWS, W_UNKNOWN_COLUMN, Entry, ImportReport
@@ -279,9 +279,9 @@ class Importer:
             return
         for h in src.header:
             self.hmap.add(h)
-        missing = [c for c in self.target.key_fields if c not in self.hmap.by_field]
-        if missing:
-            labels = "、".join(self.hmap.header_of(m) or m for m in missing)
+        groups = self.target.key_fields
+        if groups and not any(all(f in self.hmap.by_field for f in g) for g in groups):
+            labels = L(" 或 ", " or ").join("+".join(self.hmap.header_of(f) or f for f in g) for g in groups)
             raise InvalidInput(
                 MISSING_KEY_COLUMNS, columns=labels, row=src.header_row, header=", ".join(src.header)[:200]
             )
@@ -306,6 +306,7 @@ class Importer:
 
         started = time.perf_counter()
         self._read_header()
+        self.target.seen = self._seen
         self.target.begin(self.session, self.op, self.strategy)
         if self.errors_path:
             self.errors_file = ErrorsFile(self.errors_path, self.source, self.hmap)
@@ -332,6 +333,9 @@ class Importer:
             self.errors_file.close()
         self.report.seconds = time.perf_counter() - started
         return self.report
+
+    def _seen(self, ns: str, key: str) -> int | None:
+        return self.ledger.first(ns, key)
 
     def _abort_errors_file(self) -> None:
         if self.errors_file is not None:
@@ -373,6 +377,7 @@ class Importer:
             )
         rows = [r for r in rows if r.row not in problems]
         good: list[bulk.Plan] = []
+        target.chunk_start = records[0].row
         if rows:
             for p in target.plan(self.session, self.op, rows):
                 if isinstance(p, bulk.Problem):

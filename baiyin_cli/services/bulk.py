@@ -145,12 +145,18 @@ def problem(row: int, exc: GridError, default_field: str | None = None) -> Probl
     return Problem(row, field_of(exc, default_field), exc)
 
 
+MASKED_DATE = "****-**-**"
+
+
 def mask(kind: str | None, value: Any) -> Any:
+    """A value as a masked export or error report shows it (kinds: id, phone, name, date, note)."""
     if value is None or kind is None:
         return value
-    from baiyin_cli.services.privacy import mask_id, mask_name, mask_phone
+    from baiyin_cli.services.privacy import mask_id, mask_name, mask_phone, scrub
 
-    return {"id": mask_id, "phone": mask_phone, "name": mask_name}[kind](str(value))
+    if kind == "date":
+        return MASKED_DATE
+    return {"id": mask_id, "phone": mask_phone, "name": mask_name, "note": scrub}[kind](str(value))
 
 
 def choice_code(table: str, value: str | None) -> str | None:
@@ -209,7 +215,7 @@ def unmask(values: dict[str, Any], current: Mapping[str, Any] | None, columns: S
         cur = current.get(col.name) if current is not None else None
         if cur is not None and mask(col.personal, cur) == v.strip():
             values[col.name] = cur
-        else:
+        elif col.personal != "note":  # a note may hold an asterisk of its own
             raise InvalidInput(IMPORT_MASKED, column=col.label(), field_key=col.name)
 
 
@@ -306,12 +312,16 @@ class Target:
     record = ""  # audit entity: area
     what = ("记录", "record")  # for messages: 区域 / area
     columns: tuple[Column, ...] = ()
-    key_fields: tuple[str, ...] = ()
+    # The header must name at least one of these groups of columns (how a row finds its record).
+    key_fields: tuple[tuple[str, ...], ...] = ()
     personal = False  # exports of these records are audited
 
     def __init__(self) -> None:
         self.strategy = "create_and_update"
         self.now = timeutil.now()
+        # The importer's memory of keys (see `keys`): first row of (namespace, key) in this file, or None.
+        self.seen: Callable[[str, str], int | None] = lambda ns, key: None
+        self.chunk_start = 0  # row number of the first row of the chunk being planned
 
     # -- import
 
@@ -388,7 +398,7 @@ class AreasTarget(Target):
         Column("parent", "上级代码", "Parent code", width=17, aliases=("parent_code",)),
         Column("created_at", "创建时间", "Created", read_only=True, width=17),
     )
-    key_fields = ("code",)
+    key_fields = (("code",),)
 
     def begin(self, session: Session, op: Operator | None, strategy: str) -> None:
         super().begin(session, op, strategy)
@@ -485,7 +495,7 @@ class WorkersTarget(Target):
                else ("active" if v else "inactive")),
         Column("created_at", "创建时间", "Created", read_only=True, width=17),
     )
-    key_fields = ("username",)
+    key_fields = (("username",),)
     personal = True
 
     def begin(self, session: Session, op: Operator | None, strategy: str) -> None:
@@ -598,14 +608,19 @@ class WorkersTarget(Target):
                    "created_at": r.created_at}
 
 
-TARGETS: dict[str, Callable[[], Target]] = {
-    "areas": AreasTarget,
-    "workers": WorkersTarget,
+TARGETS: dict[str, str] = {
+    "areas": "baiyin_cli.services.bulk:AreasTarget",
+    "workers": "baiyin_cli.services.bulk:WorkersTarget",
+    "households": "baiyin_cli.services.bulk_registry:HouseholdsTarget",
+    "residents": "baiyin_cli.services.bulk_registry:ResidentsTarget",
 }
 
 
 def target(entity: str) -> Target:
-    return TARGETS[entity]()
+    import importlib
+
+    module, _, name = TARGETS[entity].partition(":")
+    return getattr(importlib.import_module(module), name)()
 
 
 # ---------------------------------------------------------------- rendering and audit

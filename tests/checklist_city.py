@@ -175,16 +175,93 @@ def build_org(s: Any) -> None:
                                     active=True, created_at=at, updated_at=at) for u, n, ph, r, k, a, d in people])
 
 
+# Households (code, grid, address, building, unit, room, own tags), residents
+# (household, name, sex, birth, relation, tags) and visits (worker, household or None, kind, local start, minutes).
+HOUSEHOLDS = [
+    ("XH11001", G11, "新华路12号", "1栋", "1单元", "101", []),
+    ("XH11002", G11, "新华路12号", "1栋", "2单元", "302", []),
+    ("XH11003", G11, "新华路14号", "3栋", "1单元", "501", ["low_income"]),
+    ("XH11004", G11, "新华路16号", None, None, None, []),
+    ("XH12001", G12, "兴华路8号", "2栋", None, "101", []),
+    ("XH21001", G21, "公园路5号", None, None, None, []),
+]
+RESIDENTS = [
+    ("XH11001", "王秀英", "F", "1948-05-02", "02", ["elderly_alone"]),
+    ("XH11002", "刘建军", "M", "1975-08-19", "02", []),
+    ("XH11002", "林芳", "F", "1978-02-11", "10", []),
+    ("XH11002", "刘小雨", "F", "2015-09-01", "30", ["left_behind_child"]),
+    ("XH11003", "陈国强", "M", "1960-11-30", "02", []),
+    ("XH11004", "马丽", "F", "1990-04-04", "02", []),
+    ("XH12001", "赵桂兰", "F", "1940-01-20", "02", ["childless_elderly", "disabled"]),
+    ("XH21001", "孙立", "M", "1950-07-01", "02", ["veteran"]),
+]
+VISITS = [
+    ("wg11", "XH11001", "household", "2026-03-10 09:00", 60),
+    ("wg11", "XH11002", "household", "2026-03-08 10:00", 40),
+    ("wg11", "XH11004", "household", "2026-01-15 15:00", 30),
+    ("wg11", None, "mediation", "2026-03-04 15:00", 45),
+    ("wg11", None, "info_gathering", "2026-03-19 08:30", 70),
+    ("wg12", "XH12001", "household", "2026-03-16 09:30", 50),
+    ("wg21", "XH21001", "household", "2026-02-01 10:00", 30),
+]
+
+
+def build_registry(s: Any) -> None:
+    """Households, residents, care tags and visits (the visits ledger refreshed by the visits service)."""
+    from datetime import date
+
+    from sqlalchemy import insert
+
+    from baiyin_cli.models import Household, HouseholdCare, Resident, ResidentCare
+    from baiyin_cli.services import visits
+    from baiyin_cli.services.registry_keys import full_address, name_keys, normalise_address
+
+    at = t("2025-12-01 09:00")
+    ids: dict[str, int] = {}
+    for code, grid, address, building, unit, room, tags in HOUSEHOLDS:
+        hid = s.execute(insert(Household).values(
+            code=code, grid_code=grid, address=address, building=building, unit=unit, room=room, type="urban",
+            address_norm=normalise_address(full_address(address, building, unit, room)),
+            created_at=at, updated_at=at, version=1,
+        ).returning(Household.id)).scalar_one()
+        ids[code] = hid
+        for tag in tags:
+            s.execute(insert(HouseholdCare).values(household_id=hid, tag=tag))
+    for household, name, sex, birth, relation, tags in RESIDENTS:
+        pinyin, initials = name_keys(name)
+        rid = s.execute(insert(Resident).values(
+            household_id=ids[household], name=name, name_pinyin=pinyin, name_initials=initials, sex=sex,
+            birth_date=date.fromisoformat(birth), relation=relation, ethnicity="01", created_at=at, updated_at=at,
+            version=1,
+        ).returning(Resident.id)).scalar_one()
+        for tag in tags:
+            s.execute(insert(ResidentCare).values(resident_id=rid, tag=tag))
+    grids = {code: grid for code, grid, *_ in HOUSEHOLDS}
+    worker_grid = {"wg11": G11, "wg12": G12, "wg21": G21}
+    visits.insert_bulk(s, [
+        dict(worker=w, household_id=ids[h] if h else None, grid_code=grids[h] if h else worker_grid[w], kind=kind,
+             started_at=t(start), minutes=minutes, recorded_at=t(start) + timedelta(minutes=minutes), recorded_by=w)
+        for w, h, kind, start, minutes in VISITS
+    ])
+
+
 def build(db_url: str) -> None:
     """Write the whole dataset (org and petitions) into a migrated, empty database."""
     from sqlalchemy import insert
 
     from baiyin_cli import store
-    from baiyin_cli.models import Petition, PetitionEvent, PetitionReporter
+    from baiyin_cli.models import Petition, PetitionEvent, PetitionReporter, PetitionSequence
     from baiyin_cli.services import petition_workflow as wf
 
     with store.session(write=True, url=db_url) as s:
         build_org(s)
+        build_registry(s)
+        # The per-day number sequence, so that petitions filed in a test get the next number.
+        last: dict[str, int] = {}
+        for p in PETITIONS:
+            day, n = p.number.split("-")[1:]
+            last[day] = max(last.get(day, 0), int(n))
+        s.execute(insert(PetitionSequence), [dict(day=d, last=n) for d, n in sorted(last.items())])
         for p in PETITIONS:
             filed = t(p.filed)
             hist = _history(p)

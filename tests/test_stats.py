@@ -209,7 +209,8 @@ def test_empty_period_has_no_rates(grid, data):
     assert t["received"] == 0 and t["resolution_rate"] is None and t["avg_contact_minutes"] is None
 
 
-def test_human_output_and_english(grid, data):
+def test_human_output_and_english(grid, data, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "160")  # off a TTY rich wraps at $COLUMNS (xdist workers inherit 80)
     r = grid(*A, "stats", "petitions", "--by", "community", "--from", "2026-03-01", "--to", "2026-03-31")
     assert "办结率" in r.stdout and "25.00%" in r.stdout and "新华社区" in r.stdout
     en = grid(*A, "--lang", "en", "stats", "petitions")

@@ -107,19 +107,42 @@ def build() -> typer.Typer:
             head = {"community": L("社区", "Community"), "grid": L("网格", "Grid"), "category": L("类别", "Category"),
                     "channel": L("渠道", "Channel"), "month": L("月份", "Month")}[r["by"]]
             out.table(
-                [head, L("受理", "Received"), L("办结", "Resolved"), L("办结率", "Rate"), L("30分钟回访", "≤30 min"),
-                 L("回访率", "Callback %"), L("按期办结率", "On time %"), L("上报", "Escalated"),
-                 L("退回", "Sent back"), L("满意率", "Satisfaction"), L("平均回访(分)", "Avg callback (min)"),
-                 L("平均办结(时)", "Avg resolve (h)")],
+                [head, L("受理", "Recv"), L("办结", "Done"), L("办结率", "Done %"), L("回访率", "≤30m %"),
+                 L("按期率", "On time %"), L("上报", "Esc"), L("退回", "Back"), L("满意率", "Satisf %")],
                 (
                     [g["label"] or L("（未分网格）", "(no grid)"), g["received"], g["resolved"], _pct(g["resolution_rate"]),
-                     g["contacted_in_time"], _pct(g["contacted_in_time_rate"]), _pct(g["resolved_in_time_rate"]),
-                     g["escalated"], g["sent_back"], _pct(g["satisfaction_rate"]), _val(g["avg_contact_minutes"]),
-                     _val(g["avg_resolve_hours"])]
+                     _pct(g["contacted_in_time_rate"]), _pct(g["resolved_in_time_rate"]), g["escalated"],
+                     g["sent_back"], _pct(g["satisfaction_rate"])]
                     for g in r["groups"]
                 ),
                 empty=L("此期间没有诉求", "No petitions in this period"),
             )
+
+    @app.command("visits", help=L(
+        "走访统计（同 grid visit stats）：每日一小时、各类走访、入户户次、关爱对象按期走访覆盖率",
+        "Rounds statistics (as grid visit stats): the daily hour, visits by kind, households, care coverage",
+    ))
+    def visits_(
+        worker: Annotated[str | None, typer.Option("--worker", help=L("网格员用户名", "Grid worker"))] = None,
+        area: Annotated[str | None, typer.Option("--area", help=area_help)] = None,
+        from_: Annotated[str | None, typer.Option("--from", help=from_help)] = None,
+        to: Annotated[str | None, typer.Option("--to", help=to_help)] = None,
+        daily: Annotated[bool | None, typer.Option("--daily/--no-daily", help=L(
+            "逐日明细（默认：单个网格员或网格时显示）", "One row per worker and day (default: for one worker or grid)"))] = None,
+        json_: Annotated[bool, typer.Option("--json", help=json_help)] = False,
+    ) -> None:
+        from baiyin_cli import timeutil
+        from baiyin_cli.cli import visit as visit_cli
+        from baiyin_cli.services import visits
+
+        start = timeutil.parse_date(from_) if from_ else None
+        end = timeutil.parse_date(to) if to else None
+        with ctx.session() as (s, op):
+            r = visits.visit_stats(s, op, worker=worker, area=area, start=start, end=end, daily=daily)
+        if json_:
+            out.print_json(r)
+            return
+        visit_cli._render_stats(r)
 
     @app.command("overview", help=L(
         "一屏总览：人口底数、诉求、当前队列、走访、隐患与矛盾纠纷",
@@ -146,7 +169,6 @@ def build() -> typer.Typer:
 
 def _render_overview(r: dict[str, Any]) -> None:
     from rich import box
-    from rich.columns import Columns
     from rich.panel import Panel
     from rich.table import Table
 
@@ -182,7 +204,16 @@ def _render_overview(r: dict[str, Any]) -> None:
     ]
     v = r.get("visits")
     if v is not None:
-        panels.append(panel(L("走访", "Visits"), [(label, value) for _key, label, value in v["lines"]], "magenta"))
+        vt = v["totals"]
+        panels.append(panel(L(f"走访 {v['from'][5:]}~{v['to'][5:]}", f"Visits {v['from'][5:]}..{v['to'][5:]}"), [
+            (L("走访", "Visits"), vt["visits"]),
+            (L("走访时长", "Time walked"), L(f"{round(vt['minutes'] / 60, 1)} 小时", f"{round(vt['minutes'] / 60, 1)} h")),
+            (L("入户走访（户次）", "Household visits"), vt["household_visits"]),
+            (L("每日一小时达标率", "Daily hour met"), _pct(vt["met_rate"])),
+            (L("关爱户按期走访", "Care on time"), _pct(vt["coverage"])),
+            (L("关爱户逾期", "Care overdue"), vt["care_overdue"]),
+            (L("走访发现问题", "Findings"), vt["findings"]),
+        ], "magenta"))
     h, d = r["hazards"], r["disputes"]
     panels.append(panel(L("隐患 · 矛盾纠纷", "Hazards · disputes"), [
         (L("发现隐患", "Hazards found"), h["received"]),
@@ -200,21 +231,24 @@ def _render_overview(r: dict[str, Any]) -> None:
         (L("重点关爱对象（人）", "People with care tags"), pop["care_residents"]),
         (L("重点关爱户", "Households with care tags"), pop["care_households"]),
     ], "cyan"))
-    con = out.console()
-    con.print(Panel(
-        f"[bold]{_area_title(r)}[/bold]   {L('期间', 'Period')}：{_period_title(r)}   "
-        f"[dim]{L('统计时间', 'as of')} {r['generated_at'][:16].replace('T', ' ')}[/dim]",
-        box=box.HEAVY, border_style="white",
-    ))
-    con.print(Columns(panels, equal=True, expand=True))
     if r["top_categories"]:
-        t = Table(box=box.SIMPLE_HEAD, title=L("诉求类别前五", "Top five categories"), title_justify="left")
-        t.add_column(L("类别", "Category"))
-        t.add_column(L("受理", "Received"), justify="right")
-        t.add_column(L("办结率", "Rate"), justify="right")
-        for c in r["top_categories"]:
-            t.add_row(c["label"], str(c["received"]), _pct(c["resolution_rate"]))
-        con.print(t)
+        panels.append(panel(L("类别前五（受理·办结率）", "Top categories (received · rate)"), [
+            (c["label"], f"{c['received']} · {_pct(c['resolution_rate'])}") for c in r["top_categories"]
+        ], "white"))
+    con = out.console()
+    width = 33
+    per_row = max(1, min(3, (con.width or 100) // (width + 1)))
+    con.print(Panel(
+        f"[bold]{_area_title(r)}[/bold]\n{L('期间', 'Period')}：{_period_title(r)}   "
+        f"[dim]{L('统计时间', 'as of')} {r['generated_at'][:16].replace('T', ' ')}[/dim]",
+        box=box.HEAVY, border_style="white", width=per_row * (width + 1) - 1,
+    ))
+    layout = Table.grid(padding=(0, 1))
+    for _ in range(per_row):
+        layout.add_column(width=width)
+    for i in range(0, len(panels), per_row):
+        layout.add_row(*panels[i : i + per_row])
+    con.print(layout)
 
 
 def register(app: typer.Typer) -> None:

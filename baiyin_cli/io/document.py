@@ -109,7 +109,8 @@ def _md_cell(text: str) -> str:
 def _md_table(t: Table) -> list[str]:
     cols = t.columns
     out = ["| " + " | ".join(_md_cell(c.label) for c in cols) + " |"]
-    out.append("| " + " | ".join("---:" if c.kind in ("int", "pct", "num") else "---" for c in cols) + " |")
+    marks = {"right": "---:", "center": ":---:", "left": "---"}
+    out.append("| " + " | ".join(marks[c.alignment] for c in cols) + " |")
     for line in _table_lines(t)[1:]:
         out.append("| " + " | ".join(_md_cell(v) for v in line) + " |")
     return out

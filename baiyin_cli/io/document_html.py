@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from baiyin_cli.i18n import L, get_lang
 
 if TYPE_CHECKING:
-    from baiyin_cli.services.checklists import Chart, Document, Table
+    from baiyin_cli.services.checklists import Chart, Column, Document, Table
 
 CSS = """\
 @page { size: A4 %(orientation)s; margin: 12mm 10mm 14mm; }
@@ -34,7 +34,7 @@ thead { display: table-header-group; }
 tfoot td { font-weight: bold; }
 tr { page-break-inside: avoid; break-inside: avoid; }
 td.num { text-align: right; white-space: nowrap; }
-td.time { text-align: center; white-space: nowrap; }
+td.mid { text-align: center; white-space: nowrap; }
 tr.tall td { height: 2.6em; }
 table.figures { width: auto; min-width: 40%%; }
 table.figures td:first-child { padding-right: 16pt; }
@@ -49,12 +49,8 @@ figcaption { font-weight: bold; margin-bottom: 4pt; }
 PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759")
 
 
-def _num_class(kind: str) -> str:
-    if kind in ("int", "pct", "num"):
-        return ' class="num"'
-    if kind in ("date", "datetime"):
-        return ' class="time"'
-    return ""
+def _num_class(col: Column) -> str:
+    return {"right": ' class="num"', "center": ' class="mid"'}.get(col.alignment, "")
 
 
 def _table(t: Table) -> list[str]:
@@ -66,14 +62,14 @@ def _table(t: Table) -> list[str]:
     out.append("<tbody>")
     row_attr = ' class="tall"' if t.tall_rows else ""
     for r in t.rows:
-        cells = "".join(f"<td{_num_class(c.kind)}>{escape(c.text(r.get(c.key)))}</td>" for c in t.columns)
+        cells = "".join(f"<td{_num_class(c)}>{escape(c.text(r.get(c.key)))}</td>" for c in t.columns)
         out.append(f"<tr{row_attr}>{cells}</tr>")
     if not t.rows:
         out.append(f'<tr><td class="empty" colspan="{len(t.columns)}">{escape(L("（无记录）", "(no records)"))}</td></tr>')
     out.append("</tbody>")
     if t.footer is not None:
         cells = "".join(
-            f"<td{_num_class(c.kind)}>{escape(c.text(t.footer.get(c.key)) if c.key in t.footer else '')}</td>"
+            f"<td{_num_class(c)}>{escape(c.text(t.footer.get(c.key)) if c.key in t.footer else '')}</td>"
             for c in t.columns
         )
         out.append(f"<tfoot><tr>{cells}</tr></tfoot>")
@@ -158,7 +154,7 @@ def render_html(doc: Document) -> str:
         f'<html lang="{lang}">',
         "<head>",
         '<meta charset="utf-8">',
-        f'<meta name="generator" content="grid">',
+        '<meta name="generator" content="grid">',
         f"<title>{escape(doc.title)}</title>",
         f"<style>\n{css}</style>",
         "</head>",

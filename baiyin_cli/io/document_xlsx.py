@@ -139,9 +139,8 @@ def _table(ws: Worksheet, t: Table, top: int) -> tuple[int, int]:
             cell = ws.cell(row=r, column=j, value=value)
             cell.font = Font(name=FONT, size=10, bold=footer) if footer else body_font
             cell.border = border
-            numeric = col.kind in ("int", "num", "pct")
             cell.alignment = Alignment(
-                horizontal="right" if numeric else ("center" if col.kind in ("date", "datetime") else "left"),
+                horizontal=col.alignment,
                 vertical="center",
                 wrap_text=col.wrap or col.kind == "blank",
             )

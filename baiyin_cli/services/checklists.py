@@ -48,6 +48,9 @@ NEEDS_AREA = M(
     "{kind}需要指定区域：{flags}",
     "The {kind} needs an area: {flags}",
 )
+ONE_DAY = M(
+    "checklist.one_day", "走访清单是某一天的：请用 --date 指定日期", "A visit checklist is for one day: give --date"
+)
 PERIOD_FLAGS = M(
     "checklist.period_flags", "--date 与 --month 只能给一个", "Give either --date or --month, not both"
 )
@@ -85,11 +88,25 @@ class Column:
     # date: a date, or an aware datetime shown as its local date; datetime: local "YYYY-MM-DD HH:MM"
     show: Callable[[Any], str] | None = None
     wrap: bool = False
+    none: str = ""  # what an empty value reads as (e.g. "never" for a last visit)
+    align: str | None = None  # left | center | right; default: numbers right, times centred, text left
+
+    @property
+    def alignment(self) -> str:
+        if self.align:
+            return self.align
+        if self.kind in ("int", "num", "pct"):
+            return "right"
+        if self.kind in ("date", "datetime", "blank"):
+            return "center"
+        return "left"
 
     def text(self, value: Any) -> str:
         """What a person reads in this cell."""
-        if self.kind == "blank" or value is None:
+        if self.kind == "blank":
             return ""
+        if value is None:
+            return self.none
         if self.show is not None:
             return self.show(value)
         if self.kind == "datetime" and isinstance(value, datetime):
@@ -361,7 +378,7 @@ def _petition_rows(
     return list(session.exec(q.order_by(P.filed_at, P.number)))
 
 
-def _events_of(session: Session, ids: list[int], events: tuple[str, ...]) -> dict[int, list[Any]]:
+def events_of(session: Session, ids: list[int], events: tuple[str, ...]) -> dict[int, list[Any]]:
     """History entries of the given kinds for these petitions, oldest first."""
     from sqlmodel import select
 
@@ -376,6 +393,21 @@ def _events_of(session: Session, ids: list[int], events: tuple[str, ...]) -> dic
         for e in session.exec(q):
             out.setdefault(e.petition_id, []).append(e)
     return out
+
+
+def department_in_charge(p: Any, history: list[Any]) -> str | None:
+    """The department that holds the case (escalated to it) or resolved it; None when the grid
+    has it (never escalated, or sent back). `history`: the petition's escalate/send_back/resolve
+    entries, oldest first."""
+    if not p.dept_code:
+        return None
+    if p.status == "escalated":
+        return p.dept_code
+    if p.status in stats.DONE:
+        resolves = [e for e in history if e.event == "resolve"]
+        if resolves and resolves[-1].from_status == "escalated":
+            return p.dept_code
+    return None
 
 
 def _reporter(p: Any, reveal: bool) -> str:
@@ -394,6 +426,16 @@ def _scrub(text: str | None, reveal: bool) -> str | None:
     return text if reveal else scrub(text)
 
 
+def _called_in_time(p: Any, now: datetime) -> bool | None:
+    """Yes / no for the 30-minute callback; blank while the 30 minutes still run, or for a case
+    not received (rejected, merged)."""
+    if p.status in stats.NOT_RECEIVED:
+        return None
+    if p.contacted_at is not None:
+        return p.contacted_at <= p.contact_due
+    return False if now > p.contact_due else None
+
+
 def _open_first(p: Any) -> tuple[int, Any, str]:
     """Open cases first, by deadline; then the finished ones, newest first."""
     done = p.status in stats.DONE or p.status in stats.NOT_RECEIVED
@@ -410,6 +452,7 @@ def build_hazards(session: Session, op: Operator, where: Where, *, reveal: bool 
     now = timeutil.now()
     codes = stats.category_codes("hazard")
     rows = sorted(_petition_rows(session, scope, where.period, categories=codes), key=_open_first)
+    history = events_of(session, [p.id for p in rows], (stats.EV_ESCALATE, stats.EV_SEND_BACK, "resolve"))
     workers = _worker_names(session, {p.filed_by for p in rows if p.filed_by})
     depts = _dept_names(session, {p.dept_code for p in rows if p.dept_code})
     grids = stats.area_names(session, {c for p in rows for c in (p.grid_code, p.community_code) if c})
@@ -432,7 +475,7 @@ def build_hazards(session: Session, op: Operator, where: Where, *, reveal: bool 
             "found_by": found_by,
             "found_on": p.filed_at,
             "status": p.status,
-            "dept": depts.get(p.dept_code or "", ""),
+            "dept": depts.get(department_in_charge(p, history.get(p.id, [])) or "", ""),
             "deadline": p.resolve_due,
             "resolved_at": p.resolved_at if done else None,
             "days_overdue": 0 if stopped else days_late(p.resolve_due, p.resolved_at if done else None, now),
@@ -440,7 +483,7 @@ def build_hazards(session: Session, op: Operator, where: Where, *, reveal: bool 
     cfg = config.load()
     grid_name = lambda code: grids.get(code, code)  # noqa: E731
     cols = [
-        Column("no", L("序号", "No."), 6, "int"),
+        Column("no", L("序号", "No."), 6, "int", align="center"),
         Column("number", L("编号", "Number"), 17),
         Column("category", L("隐患类别", "Hazard"), 12, show=lambda c: cfg.label("categories", c)),
         Column("place", L("地点", "Place"), 26, wrap=True),
@@ -473,8 +516,9 @@ def build_petitions(session: Session, op: Operator, where: Where, *, reveal: boo
     """诉求台账: every petition filed in the period, with callback, escalations, result and rating."""
     scope = stats.petition_scope(session, op, where.area)
     rows = _petition_rows(session, scope, where.period)
+    now = timeutil.now()
     ids = [p.id for p in rows]
-    history = _events_of(session, ids, (stats.EV_ESCALATE, stats.EV_SEND_BACK))
+    history = events_of(session, ids, (stats.EV_ESCALATE, stats.EV_SEND_BACK))
     workers = _worker_names(session, {p.assignee for p in rows if p.assignee})
     grids = stats.area_names(session, {p.grid_code for p in rows if p.grid_code})
     out = []
@@ -493,7 +537,7 @@ def build_petitions(session: Session, op: Operator, where: Where, *, reveal: boo
             "grid": grids.get(p.grid_code or "", p.grid_code or ""),
             "assignee": workers.get(p.assignee or "", p.assignee or ""),
             "contacted_at": p.contacted_at,
-            "in_time": None if p.contacted_at is None else p.contacted_at <= p.contact_due,
+            "in_time": _called_in_time(p, now),
             "escalations": sum(1 for e in evs if e.event == stats.EV_ESCALATE),
             "sent_back": sum(1 for e in evs if e.event == stats.EV_SEND_BACK),
             "status": p.status,
@@ -503,7 +547,7 @@ def build_petitions(session: Session, op: Operator, where: Where, *, reveal: boo
     chan = _cfg_label("channels")
     cat = _cfg_label("categories")
     cols = [
-        Column("no", L("序号", "No."), 6, "int"),
+        Column("no", L("序号", "No."), 6, "int", align="center"),
         Column("number", L("编号", "Number"), 17),
         Column("filed_at", L("受理时间", "Filed"), 16, "datetime"),
         Column("channel", L("渠道", "Channel"), 12, show=chan),
@@ -512,7 +556,7 @@ def build_petitions(session: Session, op: Operator, where: Where, *, reveal: boo
         Column("grid", L("网格", "Grid"), 16, wrap=True),
         Column("assignee", L("承办人", "Assignee"), 9),
         Column("contacted_at", L("回访时间", "Callback"), 16, "datetime"),
-        Column("in_time", L("30分钟内", "Within 30 min"), 8, show=_yes_no),
+        Column("in_time", L("30分钟内", "Within 30 min"), 8, show=_yes_no, align="center"),
         Column("escalations", L("上报次数", "Escalations"), 8, "int", show=lambda n: str(n) if n else ""),
         Column("status", L("状态", "State"), 11, show=_status_label),
         Column("result", L("办理结果", "Resolution"), 28, wrap=True),
@@ -550,7 +594,7 @@ def build_disputes(session: Session, op: Operator, where: Where, *, reveal: bool
     scope = stats.petition_scope(session, op, where.area)
     codes = stats.category_codes("dispute")
     rows = _petition_rows(session, scope, where.period, categories=codes)
-    history = _events_of(session, [p.id for p in rows], ("mediate", "resolve"))
+    history = events_of(session, [p.id for p in rows], ("mediate", "resolve", stats.EV_ESCALATE, stats.EV_SEND_BACK))
     actors = {e.actor for evs in history.values() for e in evs if e.actor}
     workers = _worker_names(session, actors | {p.filed_by for p in rows if p.filed_by})
     depts = _dept_names(session, {p.dept_code for p in rows if p.dept_code})
@@ -565,8 +609,9 @@ def build_disputes(session: Session, op: Operator, where: Where, *, reveal: bool
         resolver = ""
         if last_resolve is not None:
             resolver = workers.get(last_resolve.actor or "", last_resolve.actor or "")
-            if p.dept_code and last_resolve.from_status == "escalated":
-                resolver = depts.get(p.dept_code, p.dept_code)
+            dept = department_in_charge(p, evs)
+            if dept:
+                resolver = depts.get(dept, dept)
         mediators = []
         for e in mediations:
             name = workers.get(e.actor or "", e.actor or "")
@@ -590,7 +635,7 @@ def build_disputes(session: Session, op: Operator, where: Where, *, reveal: bool
         })
     cat = _cfg_label("categories")
     cols = [
-        Column("no", L("序号", "No."), 6, "int"),
+        Column("no", L("序号", "No."), 6, "int", align="center"),
         Column("number", L("编号", "Number"), 17),
         Column("found_on", L("排查日期", "Found on"), 11, "date"),
         Column("found_by", L("排查人/反映人", "Found by"), 12),
@@ -615,6 +660,229 @@ def build_disputes(session: Session, op: Operator, where: Where, *, reveal: bool
     ]
     doc.signatures = [L("调解员", "Mediator"), L("审核人", "Checked by"), L("日期", "Date")]
     return doc
+
+
+# ---------------------------------------------------------------- visits and the care roster
+
+
+def _grids_of(session: Session, op: Operator, area: str | None) -> list[tuple[str, str]]:
+    """(code, name) of the grids inside `area` (narrowed to what the operator may read)."""
+    from sqlmodel import select
+
+    from baiyin_cli.models import Area
+    from baiyin_cli.services.access import read_scope, scope_clause
+
+    prefix = read_scope(op, area)
+    q = select(Area.code, Area.name).where(Area.level == "grid", scope_clause(Area.code, prefix)).order_by(Area.code)
+    return [(c, n) for c, n in session.exec(q)]
+
+
+def _heads(session: Session, codes: list[str], reveal: bool) -> dict[str, str]:
+    """The head of each household (by household code), masked unless `reveal`."""
+    from sqlmodel import select
+
+    from baiyin_cli.models import Household, Resident
+    from baiyin_cli.models.registry import HEAD_RELATION
+    from baiyin_cli.services.privacy import mask_name
+
+    out: dict[str, str] = {}
+    for start in range(0, len(codes), 900):
+        part = codes[start : start + 900]
+        q = (
+            select(Household.code, Resident.name)
+            .join(Resident, Resident.household_id == Household.id)  # type: ignore[arg-type]
+            .where(Household.code.in_(part), Resident.relation == HEAD_RELATION, Resident.archived_at.is_(None))  # type: ignore[attr-defined, union-attr]
+        )
+        for code, name in session.exec(q):
+            out[code] = name if reveal else (mask_name(name) or "")
+    return out
+
+
+def _care_labels(tags: list[str]) -> str:
+    from baiyin_cli.services.registry import care_label
+
+    return ("、" if get_lang() != "en" else ", ").join(care_label(t) for t in tags)
+
+
+def _last_visit_text(v: Any) -> str:
+    who = v.get("worker_name") or v.get("worker") or ""
+    return f"{v['day']} {who}".strip()
+
+
+def _visit_status_text(row: dict[str, Any]) -> str:
+    from baiyin_cli.services import visits
+
+    label = visits.status_label(row["status"])
+    if row["status"] == "overdue" and row.get("days_overdue"):
+        return L(f"{label} {row['days_overdue']} 天", f"{label} {row['days_overdue']} d")
+    return label
+
+
+def _area_scope(session: Session, op: Operator, area: str | None) -> stats.Scope:
+    from baiyin_cli.services.access import read_scope
+
+    prefix = read_scope(op, area)
+    return stats.Scope(prefix, stats.area_info(session, prefix), None)
+
+
+def build_visits(session: Session, op: Operator, where: Where, *, reveal: bool = False) -> Document:
+    """走访清单: the households due (or overdue) on a day, one table per grid, with columns to fill in."""
+    from baiyin_cli.services import visits
+
+    if where.period.start is None or where.period.start != where.period.end:
+        raise InvalidInput(ONE_DAY)
+    day = where.period.start
+    scope = _area_scope(session, op, where.area)
+    grids = _grids_of(session, op, scope.prefix)
+    queues = [(code, name, visits.due_queue(session, op, grid=code, on=day)) for code, name in grids]
+    heads = _heads(session, [i["household"] for _c, _n, q in queues for i in q["items"]], reveal)
+    cols = [
+        Column("no", L("序号", "No."), 5, "int", align="center"),
+        Column("household", L("户编号", "Household"), 16),
+        Column("address", L("地址", "Address"), 26, wrap=True),
+        Column("care", L("关爱对象类别", "Care tags"), 16, show=_care_labels, wrap=True),
+        Column("head", L("户主", "Head"), 8),
+        Column("last_visit", L("上次走访", "Last visit"), 17, show=_last_visit_text, wrap=True,
+               none=L("从未走访", "never")),
+        Column("status", L("应访情况", "Due"), 11),
+        Column("visited", L("已走访（√）", "Visited (✓)"), 8, "blank"),
+        Column("found", L("走访情况 / 发现问题", "Findings"), 28, "blank"),
+        Column("signature", L("住户签字", "Resident's signature"), 12, "blank"),
+    ]
+    doc = _document(session, op, "visits", scope, where.period, reveal)
+    due = overdue = 0
+    several = len(queues) > 1
+    for code, name, q in queues:
+        if several and not q["items"]:
+            continue
+        rows = []
+        for i, item in enumerate(q["items"], 1):
+            rows.append({
+                "no": i,
+                "household": item["household"],
+                "address": item["address"],
+                "care": item["care"],
+                "head": heads.get(item["household"], ""),
+                "last_visit": item["last_visit"],
+                "status": _visit_status_text(item),
+                "due_on": item["due"],
+            })
+        due += q["due"]
+        overdue += q["overdue"]
+        doc.tables.append(Table(code, f"{name}（{code}）" if several else None, cols, rows, tall_rows=True))
+    if not doc.tables:
+        doc.tables.append(Table("visits", None, cols, [], tall_rows=True))
+    if len(grids) == 1:
+        q = queues[0][2]
+        if q["worker"]:
+            worker = _worker_names(session, {q["worker"]}).get(q["worker"], q["worker"])
+            doc.notes.insert(0, L(f"网格：{grids[0][1]}　网格员：{worker}", f"Grid: {grids[0][1]}  Grid worker: {worker}"))
+    doc.figures = [
+        Figure("due", L("今日应访", "Due today"), due + overdue, L("户", "")),
+        Figure("overdue", L("其中逾期", "Of which overdue"), overdue, L("户", "")),
+    ]
+    doc.signatures = [L("网格员签名", "Grid worker"), L("社区审核", "Checked by"), L("日期", "Date")]
+    return doc
+
+
+def build_care(session: Session, op: Operator, where: Where, *, reveal: bool = False) -> Document:
+    """重点关爱对象台账: every person (or household) with a care tag, their last visit and next due."""
+    from sqlmodel import select
+
+    from baiyin_cli.models import Household, HouseholdCare, Resident, ResidentCare
+    from baiyin_cli.services import registry, visits
+    from baiyin_cli.services.access import scope_clause
+
+    day = where.period.end or timeutil.today()
+    scope = _area_scope(session, op, where.area)
+    grids = _grids_of(session, op, scope.prefix)
+    schedule: dict[str, dict[str, Any]] = {}
+    for code, _name in grids:
+        q = visits.due_queue(session, op, grid=code, on=day, include_early=True, care_only=True)
+        for item in q["items"]:
+            schedule[item["household"]] = item
+    grid_names = dict(grids)
+    live_h = Household.archived_at.is_(None)  # type: ignore[union-attr]
+    people = session.exec(
+        select(Resident, Household.code, Household.grid_code)
+        .join(Household, Household.id == Resident.household_id)  # type: ignore[arg-type]
+        .where(scope_clause(Household.grid_code, scope.prefix), live_h, Resident.archived_at.is_(None),  # type: ignore[union-attr]
+               Resident.id.in_(select(ResidentCare.resident_id)))  # type: ignore[union-attr]
+        .order_by(Household.grid_code, Household.code, Resident.id)
+    ).all()
+    rtags: dict[int, list[str]] = {}
+    ids = [r.id for r, _c, _g in people]
+    for start in range(0, len(ids), 900):
+        for rid, tag in session.exec(select(ResidentCare.resident_id, ResidentCare.tag).where(
+                ResidentCare.resident_id.in_(ids[start : start + 900]))):  # type: ignore[attr-defined]
+            rtags.setdefault(rid, []).append(tag)
+    htags: dict[str, tuple[str, list[str]]] = {}
+    for hcode, grid_code, tag in session.exec(
+        select(Household.code, Household.grid_code, HouseholdCare.tag)
+        .join(HouseholdCare, HouseholdCare.household_id == Household.id)  # type: ignore[arg-type]
+        .where(scope_clause(Household.grid_code, scope.prefix), live_h)
+        .order_by(Household.code, HouseholdCare.tag)
+    ):
+        htags.setdefault(hcode, (grid_code, []))[1].append(tag)
+    heads = _heads(session, sorted(htags), reveal)
+
+    rows: list[dict[str, Any]] = []
+
+    def add(name: str, sex: str | None, age: int | None, tags: list[str], hcode: str, grid_code: str,
+            order: int) -> None:
+        sched = schedule.get(hcode) or {}
+        rows.append({
+            "_order": (grid_code, hcode, order),
+            "name": name, "sex": sex, "age": age, "care": sorted(tags, key=_care_rank), "household": hcode,
+            "address": sched.get("address", ""), "grid": grid_code, "interval_days": sched.get("interval_days"),
+            "last_visit": sched.get("last_visit"), "next_due": sched.get("due"),
+            "status": _visit_status_text(sched) if sched else "",
+        })
+
+    for r, hcode, grid_code in people:
+        pub = registry.resident_public(r, reveal=reveal, mask_names=not reveal)
+        add(pub["name"], pub["sex"], pub["age"], rtags.get(r.id, []), hcode, grid_code, r.id)
+    for hcode, (grid_code, tags) in htags.items():
+        add(L(f"{heads.get(hcode, '')}（户）", f"{heads.get(hcode, '')} (household)"), None, None, tags, hcode, grid_code,
+            -1)
+    rows.sort(key=lambda x: x.pop("_order"))
+    for i, row in enumerate(rows, 1):
+        row["no"] = i
+    cols = [
+        Column("no", L("序号", "No."), 5, "int", align="center"),
+        Column("name", L("姓名", "Name"), 10),
+        Column("sex", L("性别", "Sex"), 5, show=registry.sex_label, align="center"),
+        Column("age", L("年龄", "Age"), 5, "int", align="center"),
+        Column("care", L("关爱对象类别", "Care tags"), 18, show=_care_labels, wrap=True),
+        Column("household", L("户编号", "Household"), 16),
+        Column("address", L("地址", "Address"), 24, wrap=True),
+        Column("grid", L("网格", "Grid"), 16, show=lambda c: grid_names.get(c, c), wrap=True),
+        Column("interval_days", L("走访周期（天）", "Every (days)"), 8, "int"),
+        Column("last_visit", L("上次走访", "Last visit"), 17, show=_last_visit_text, wrap=True,
+               none=L("从未走访", "never")),
+        Column("next_due", L("下次应访", "Next due"), 11, "date"),
+        Column("status", L("状态", "State"), 10),
+    ]
+    period = stats.Period.day(day)
+    doc = _document(session, op, "care", scope, period, reveal)
+    doc.period["label"] = L(f"截至 {day.isoformat()}", f"as of {day.isoformat()}")
+    doc.tables.append(Table("care", None, cols, rows))
+    overdue = sum(1 for s in schedule.values() if s["status"] == "overdue")
+    doc.figures = [
+        Figure("people", L("重点关爱对象", "People"), len(people), L("人", "")),
+        Figure("households", L("关爱户", "Households"), len(schedule), L("户", "")),
+        Figure("overdue", L("逾期未访", "Overdue"), overdue, L("户", "")),
+    ]
+    doc.signatures = [L("网格员", "Grid worker"), L("社区审核", "Checked by"), L("日期", "Date")]
+    return doc
+
+
+def _care_rank(tag: str) -> tuple[int, str]:
+    """Tags in the order config lists them (the most vulnerable first)."""
+    from baiyin_cli import config
+
+    order = list((config.load().get("care_tags") or {}).keys())
+    return (order.index(tag) if tag in order else len(order), tag)
 
 
 # ---------------------------------------------------------------- the monthly report
@@ -713,7 +981,18 @@ def build_monthly(session: Session, op: Operator, where: Where, *, reveal: bool 
 
 def visit_figures(session: Session, op: Operator, prefix: str | None, period: stats.Period) -> list[Figure]:
     """The visit figures of the period, from the visits service's own statistics."""
-    return []
+    v = stats.visit_totals(session, op, prefix, period)
+    if v is None:
+        return []
+    t = v["totals"]
+    return [
+        Figure("visits", L("走访", "Visits"), t["visits"], L("次", "")),
+        Figure("visit_hours", L("走访时长", "Time walked"), stats.round_half_up(t["minutes"] / 60, 1), L("小时", " h")),
+        Figure("household_visits", L("入户走访", "Household visits"), t["household_visits"], L("户次", "")),
+        Figure("met_rate", L("每日一小时达标率", "Daily hour met"), t["met_rate"], "%"),
+        Figure("care_coverage", L("关爱对象按期走访率", "Care households visited on time"), t["coverage"], "%"),
+        Figure("findings", L("走访发现问题", "Findings"), t["findings"], L("件", "")),
+    ]
 
 
 # ---------------------------------------------------------------- shared document head
@@ -743,6 +1022,8 @@ def _document(
 
 
 BUILDERS: dict[str, Callable[..., Document]] = {
+    "visits": build_visits,
+    "care": build_care,
     "hazards": build_hazards,
     "petitions": build_petitions,
     "disputes": build_disputes,

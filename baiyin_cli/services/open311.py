@@ -89,8 +89,10 @@ def _iso(dt: datetime | None) -> str | None:
     return timeutil.iso(dt)
 
 
-def request_of(p: Any, *, categories: dict[str, Any], areas: dict[str, str], depts: dict[str, str]) -> dict[str, Any]:
-    """One GeoReport v2 service request from a petition row."""
+def request_of(
+    p: Any, *, categories: dict[str, Any], areas: dict[str, str], depts: dict[str, str], dept: str | None
+) -> dict[str, Any]:
+    """One GeoReport v2 service request from a petition row; `dept`: the department in charge, if any."""
     from baiyin_cli import config
     from baiyin_cli.services.privacy import scrub
 
@@ -98,7 +100,7 @@ def request_of(p: Any, *, categories: dict[str, Any], areas: dict[str, str], dep
     cat = categories.get(p.category) or {}
     place = " ".join(n for n in (areas.get(p.community_code), areas.get(p.grid_code or "")) if n)
     public_place = cat.get("group") in PUBLIC_PLACE_GROUPS and p.household_id is None and p.address
-    agency = depts.get(p.dept_code) if p.dept_code else None
+    agency = depts.get(dept) if dept else None
     return {
         "service_request_id": p.number,
         "status": status_of(p.status),
@@ -130,6 +132,7 @@ def requests(
     from baiyin_cli.models import Department
     from baiyin_cli.models import Petition as P
     from baiyin_cli.services import stats
+    from baiyin_cli.services.checklists import events_of, department_in_charge
 
     period = period or stats.Period()
     scope = stats.petition_scope(session, op, area)
@@ -140,11 +143,16 @@ def requests(
     if hi is not None:
         q = q.where(P.filed_at < hi)  # type: ignore[operator]
     rows = list(session.execute(q.order_by(P.filed_at, P.number)).scalars())
+    history = events_of(session, [p.id for p in rows], (stats.EV_ESCALATE, stats.EV_SEND_BACK, "resolve"))
     codes = {c for p in rows for c in (p.community_code, p.grid_code) if c}
     areas = stats.area_names(session, codes)
     depts = dict(session.execute(select(Department.code, Department.name)).all())
     categories = config.load().data.get("categories", {})
-    return [request_of(p, categories=categories, areas=areas, depts=depts) for p in rows]
+    return [
+        request_of(p, categories=categories, areas=areas, depts=depts,
+                   dept=department_in_charge(p, history.get(p.id, [])))
+        for p in rows
+    ]
 
 
 def services() -> list[dict[str, Any]]:

@@ -518,7 +518,7 @@ def queue_now(session: Session, scope: Scope) -> dict[str, Any]:
 
 def population(session: Session, prefix: str | None) -> dict[str, Any]:
     """Grids, active grid workers, households, residents and people/households with care tags in an area."""
-    from sqlalchemy import func, select
+    from sqlalchemy import func, select, union
 
     from baiyin_cli.models import Area, Household, HouseholdCare, Resident, ResidentCare, Worker
     from baiyin_cli.services.access import scope_clause
@@ -550,11 +550,20 @@ def population(session: Session, prefix: str | None) -> dict[str, Any]:
         .join(Household, Household.id == Resident.household_id)
         .where(and_scope, live_hh, live_res)
     ).scalar_one()
-    cared_households = session.execute(
-        select(func.count(func.distinct(HouseholdCare.household_id)))
-        .select_from(HouseholdCare)
+    # Households with a care tag of their own or of an active member (as visit schedules count them).
+    own = (
+        select(HouseholdCare.household_id)
         .join(Household, Household.id == HouseholdCare.household_id)
         .where(and_scope, live_hh)
+    )
+    of_members = (
+        select(Resident.household_id)
+        .join(ResidentCare, ResidentCare.resident_id == Resident.id)
+        .join(Household, Household.id == Resident.household_id)
+        .where(and_scope, live_hh, live_res)
+    )
+    cared_households = session.execute(
+        select(func.count()).select_from(union(own, of_members).subquery())
     ).scalar_one()
     return {
         "grids": _num(grids),
@@ -589,7 +598,7 @@ def overview(
         "population": population(session, scope.prefix),
         "petitions": totals,
         "queue": queue_now(session, scope),
-        "visits": _visit_figures(session, op, scope.prefix, period),
+        "visits": visit_totals(session, op, scope.prefix, period),
         "hazards": hazards,
         "hazards_open_now": queue_now(session, hazard_scope)["open"] if hazard_scope else 0,
         "disputes": group_figures(session, scope, period, "dispute"),
@@ -601,6 +610,19 @@ def overview(
     }
 
 
-def _visit_figures(session: Session, op: Operator | None, prefix: str | None, period: Period) -> dict[str, Any] | None:
-    """The visits engineer's statistics (services/visits.visit_stats) for the same area and period."""
-    return None
+def visit_totals(session: Session, op: Operator | None, prefix: str | None, period: Period) -> dict[str, Any] | None:
+    """The rounds over the same area and period, from the visits service (services/visits.visit_stats:
+    the one definition of the daily hour, household visits and care coverage). An open-ended period
+    counts the 30 days up to its end, as `grid stats visits` does. None for operators who may not
+    read the registry (department users)."""
+    from baiyin_cli.services import visits
+    from baiyin_cli.services.access import PERSONAL_READERS
+
+    if op is None or op.role not in PERSONAL_READERS:
+        return None
+    end = period.end
+    start = period.start
+    if start is not None and end is None:
+        end = max(start, timeutil.today())
+    r = visits.visit_stats(session, op, area=prefix, start=start, end=end, daily=False)
+    return {"from": r["from"], "to": r["to"], "totals": r["totals"]}

@@ -5,9 +5,14 @@
         -> target.plan: the service's rules, one lookup query per chunk -> target.write
     -> one audit entry -> ImportReport
 
-One transaction (the caller's session). `--atomic all` (default): if any row is rejected,
+`--atomic all` (default): one transaction (the caller's session); if any row is rejected,
 everything is rolled back and nothing is written. `--atomic object`: good rows are written, bad
-ones reported. `--dry-run`: the full validation and the report, nothing written. Rows are never
+ones reported, and each batch commits on its own with an audit entry of its own
+(`import.<entity>.batch`: rows, created, updated, ignored, rejected), so a crash, a kill or a
+lost server keeps exactly the committed batches, the audit log says which, and running the same
+command again completes the file (what is in already is "unchanged"); a long import also never
+holds the write lock for longer than one batch. `--dry-run`: the full validation and the
+report, nothing written. Rows are never
 held beyond their chunk; the errors file (`--errors`) receives every rejected row with the reason.
 """
 
@@ -70,6 +75,18 @@ IMPORT_RACE = M(
     "import.race",
     "写入时与其他终端的修改冲突，未导入任何内容，请重试（{error}）",
     "Writing clashed with a change from another terminal; nothing was imported, try again ({error})",
+)
+IMPORT_RACE_PARTIAL = M(
+    "import.race_partial",
+    "写入第 {batch} 批时与其他终端的修改冲突（{error}）；此前 {done} 批（至第 {row} 行）已提交，其余未写入；重新运行同一命令即可补齐",
+    "Batch {batch} clashed with a change from another terminal ({error}); the {done} batch(es) before it (up to row {row}) "
+    "are committed, nothing after; run the same command again to complete the import",
+)
+IMPORT_CUT = M(
+    "import.cut",
+    "写入第 {batch} 批时数据库连接中断（{error}）；此前 {done} 批（至第 {row} 行）已提交，其余未写入；数据库恢复后重新运行同一命令即可补齐",
+    "The database connection was lost in batch {batch} ({error}); the {done} batch(es) before it (up to row {row}) "
+    "are committed, nothing after; run the same command again once the database is back",
 )
 
 Progress = Callable[[int, int | None], None]
@@ -149,9 +166,12 @@ class HeaderMap:
                 return col
         return None
 
-    def convert(self, values: Mapping[str, Any]) -> tuple[dict[str, str | None], list[tuple[str, GridError]]]:
-        """Cells -> field texts. A neutralised cell ('=...) is text; a bare formula, or a long number
-        a spreadsheet has rounded, is a problem of that cell."""
+    def convert(
+        self, values: Mapping[str, Any], *, spreadsheet: bool = True
+    ) -> tuple[dict[str, str | None], list[tuple[str, GridError]]]:
+        """Cells -> field texts. From a spreadsheet (CSV/XLSX) a neutralised cell ('=...) is text, and
+        a bare formula, or a long number the spreadsheet has rounded, is a problem of that cell.
+        JSON Lines values are taken as they are."""
         out: dict[str, str | None] = {}
         problems: list[tuple[str, GridError]] = []
         for header, col in self.fields.items():
@@ -162,7 +182,7 @@ class HeaderMap:
                 problems.append((col.name, InvalidInput(PRECISION, column=header, value=f"{raw:.0f}")))
                 continue
             text = cell_text(raw)
-            if text is not None:
+            if text is not None and spreadsheet:
                 text, quoted = unneutralise(text)
                 if not quoted and looks_like_formula(text):
                     problems.append((col.name, InvalidInput(FORMULA, column=header, char=text[0])))
@@ -268,6 +288,8 @@ class Importer:
             max_errors=max_errors,
         )
         self.errors_file: ErrorsFile | None = None
+        self.batches_committed = 0  # --atomic object: batches already committed
+        self.committed_row = 0  # ... and the last row of the last of them
         self.ledger = KeyLedger()
         self._warned_unknown: set[str] = set()
 
@@ -297,12 +319,11 @@ class Importer:
             self._warned_unknown.add(h)
             known = ", ".join(c.label() for c in self.target.columns if not c.read_only)
             self.report.warn(Entry(W_UNKNOWN_COLUMN, {"column": h, "known": known}, column=h))
-        self.report.columns = {h: c.name for h, c in self.hmap.fields.items()}
 
     # -- run
 
     def run(self) -> ImportReport:
-        from sqlalchemy.exc import IntegrityError
+        from sqlalchemy.exc import IntegrityError, OperationalError
 
         started = time.perf_counter()
         self._read_header()
@@ -323,7 +344,15 @@ class Importer:
         except IntegrityError as exc:
             self._abort_errors_file()
             first = str(getattr(exc, "orig", exc)).strip().splitlines()[0][:200]
+            if self.batches_committed:
+                raise Conflict(IMPORT_RACE_PARTIAL, error=first, **self._committed_so_far()) from None
             raise Conflict(IMPORT_RACE, error=first) from None
+        except OperationalError as exc:
+            self._abort_errors_file()
+            if not self.batches_committed:
+                raise  # nothing is in: the store says what went wrong with the connection
+            first = str(getattr(exc, "orig", exc)).strip().splitlines()[0][:200]
+            raise InvalidInput(IMPORT_CUT, error=first, **self._committed_so_far()) from None
         except BaseException:
             self._abort_errors_file()
             raise
@@ -331,11 +360,27 @@ class Importer:
             self.ledger.close()
         if self.errors_file is not None:
             self.errors_file.close()
+        self.report.columns = {h: c.name for h, c in self.hmap.fields.items()}
         self.report.seconds = time.perf_counter() - started
         return self.report
 
     def _seen(self, ns: str, key: str) -> int | None:
         return self.ledger.first(ns, key)
+
+    def _committed_so_far(self) -> dict[str, int]:
+        return {"batch": self.batches_committed + 1, "done": self.batches_committed, "row": self.committed_row}
+
+    def _commit_batch(self, records: list[Record], good: list[bulk.Plan], rejected: int) -> None:
+        """--atomic object: this batch and its audit entry commit now, whatever comes after."""
+        counts = {a: sum(1 for p in good if p.action == a) for a in ("create", "update", "ignore")}
+        bulk.record_batch(
+            self.session, self.op, self.target, file=self.source.display_name, batch=self.batches_committed + 1,
+            first_row=records[0].row, last_row=records[-1].row, created=counts["create"],
+            updated=counts["update"], ignored=counts["ignore"], rejected=rejected,
+        )
+        self.session.commit()
+        self.batches_committed += 1
+        self.committed_row = records[-1].row
 
     def _abort_errors_file(self) -> None:
         if self.errors_file is not None:
@@ -362,19 +407,24 @@ class Importer:
                     continue
                 if self.hmap.unknown:
                     self._warn_unknown()
-            values, cell_problems = self.hmap.convert(rec.values)
+            values, cell_problems = self.hmap.convert(rec.values, spreadsheet=not jsonl)
             if cell_problems:
                 problems[rec.row] = list(cell_problems)
                 continue
             rows.append(bulk.Row(rec.row, values))
         # The same natural key twice in one file: the first row counts, the others are reported.
         items = [(ns, key, r.row) for r in rows for ns, key in target.keys(r.values)]
-        for row, first, ns, key in self.ledger.claim(items):
-            col = self.hmap.column(ns)
+        rank = {(row, ns): i for i, (ns, _k, row) in enumerate(items)}
+        for row, first, ns, key in sorted(self.ledger.claim(items), key=lambda d: rank[(d[0], d[2])]):
+            if row in problems:
+                continue  # one repeat is enough to say about a row
+            field = target.key_columns.get(ns, ns)
+            col = self.hmap.column(field)
             shown = bulk.mask(col.personal, key) if col is not None else key
-            problems.setdefault(row, []).append(
-                (ns, InvalidInput(DUPLICATE_IN_FILE, first=first, column=self.hmap.header_of(ns) or ns, key=shown))
-            )
+            message = target.key_messages.get(ns, DUPLICATE_IN_FILE)
+            problems[row] = [
+                (field, InvalidInput(message, first=first, column=self.hmap.header_of(field) or field, key=shown))
+            ]
         rows = [r for r in rows if r.row not in problems]
         good: list[bulk.Plan] = []
         target.chunk_start = records[0].row
@@ -398,6 +448,8 @@ class Importer:
             todo = [p for p in good if p.action != "ignore"]
             if todo:
                 target.write(self.session, self.op, todo)
+        if not self.dry_run and self.atomic == "object":
+            self._commit_batch(records, good, len(problems))
         if self.progress is not None:
             self.progress(*self.source.position())
 

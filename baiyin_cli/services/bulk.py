@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from baiyin_cli import timeutil
 from baiyin_cli.errors import Conflict, GridError, InvalidInput, NotFound, UsageError
-from baiyin_cli.i18n import M, get_lang
+from baiyin_cli.i18n import M, Message, get_lang
 from baiyin_cli.services import audit
 from baiyin_cli.services.access import Operator, require_write
 
@@ -314,6 +314,10 @@ class Target:
     columns: tuple[Column, ...] = ()
     # The header must name at least one of these groups of columns (how a row finds its record).
     key_fields: tuple[tuple[str, ...], ...] = ()
+    # For a key namespace of `keys()` that is not a column itself: the column to blame, and a
+    # message of its own for a repeat ({first}: the earlier row, {key}: the key).
+    key_columns: dict[str, str] = {}
+    key_messages: dict[str, Message] = {}
     personal = False  # exports of these records are audited
 
     def __init__(self) -> None:
@@ -539,6 +543,9 @@ class WorkersTarget(Target):
                 unmask(merged, current, self.columns)
                 merged["role"] = choice_code("roles", merged.get("role"))
                 merged["kind"] = choice_code("worker_kinds", merged.get("kind"))
+                if cur is not None and merged["role"] != cur.role:
+                    raise Conflict(WORKER_ROLE_FIXED, username=username, current=cur.role, new=merged["role"],
+                                   field_key="role")
                 p = org.prepare_worker(None, merged, areas=levels, depts=self.depts)
                 active = parse_bool(merged.get("active"), "active")
                 p["active"] = True if active is None else active
@@ -547,9 +554,6 @@ class WorkersTarget(Target):
                     out.append(Plan(r.row, "create", username,
                                     {**p, "created_at": self.now, "updated_at": self.now}))
                     continue
-                if p["role"] != cur.role:
-                    raise Conflict(WORKER_ROLE_FIXED, username=username, current=cur.role, new=p["role"],
-                                   field_key="role")
                 changes = {k: p[k] for k in ("name", "phone", "kind", "area_code", "dept_code", "active")
                            if p[k] != getattr(cur, k)}
                 if changes:
@@ -651,6 +655,27 @@ def record_import(session: Session, op: Operator | None, t: Target, summary: Map
     detail = {k: summary.get(k) for k in ("file", "format", "encoding", "sheet", "strategy", "atomic", "rows",
                                           "created", "updated", "ignored", "rejected") if summary.get(k) is not None}
     audit.record(session, op, f"import.{t.entity}", t.record, str(summary.get("file") or "")[:64], detail=detail)
+
+
+def record_batch(
+    session: Session,
+    op: Operator | None,
+    t: Target,
+    *,
+    file: str,
+    batch: int,
+    first_row: int,
+    last_row: int,
+    created: int,
+    updated: int,
+    ignored: int,
+    rejected: int,
+) -> None:
+    """One audit entry per committed batch of an `--atomic object` import, in the batch's own
+    transaction: after a crash the log says exactly which rows went in."""
+    detail = {"file": file, "batch": batch, "first_row": first_row, "last_row": last_row, "created": created,
+              "updated": updated, "ignored": ignored, "rejected": rejected}
+    audit.record(session, op, f"import.{t.entity}.batch", t.record, str(file or "")[:64], detail=detail)
 
 
 def record_export(

@@ -42,8 +42,19 @@ if TYPE_CHECKING:
 
 RESIDENT_OTHER_HOUSEHOLD = M(
     "import.resident_other_household",
-    "居民 #{rid} 登记在户 {current}，不在户 {household}；迁户请用 grid resident move",
-    "Resident #{rid} belongs to household {current}, not {household}; use `grid resident move` to move them",
+    "{who}已登记在户 {current}（居民 #{rid} {name}），不在户 {household}；如是迁户请用 grid resident move",
+    "{who} is registered in household {current} (resident #{rid} {name}), not {household}; "
+    "to move them use `grid resident move`",
+)
+SECOND_HEAD = M(
+    "import.second_head",
+    "户 {key} 在本文件第 {first} 行已有户主；一户只有一位户主",
+    "Household {key} already has its head on row {first} of this file; a household has one head",
+)
+SAME_NAME = M(
+    "import.same_name",
+    "与第 {first} 行是同一户的同名居民（{key}）；请填写公民身份号码以区分",
+    "Same household and name as row {first} ({key}); give the ID numbers to tell them apart",
 )
 RESIDENT_HEAD_REJECTED = M(
     "import.head_rejected",
@@ -120,6 +131,7 @@ class HouseholdsTarget(Target):
         Column("created_at", "登记时间", "Registered", read_only=True, width=17),
     )
     key_fields = (("code",), ("grid", "address"))
+    key_columns = {"address": "address"}
 
     def begin(self, session: Session, op: Operator | None, strategy: str) -> None:
         super().begin(session, op, strategy)
@@ -167,8 +179,11 @@ class HouseholdsTarget(Target):
         own = _tags(session, HouseholdCare, "household_id", [h.id for h in by_code.values()])
         staged: list[tuple[Row, Any, dict[str, Any]]] = []
         for r in rows:
-            cur = by_code.get(_text(r.values.get("code")))
+            code = _text(r.values.get("code"))
+            cur = by_code.get(code)
             try:
+                if code:
+                    self.decide(code, cur is not None)
                 staged.append((r, cur, self._prepare(r, cur, own.get(cur.id, []) if cur is not None else [])))
             except GridError as exc:
                 out.append(problem(r.row, exc))
@@ -191,8 +206,8 @@ class HouseholdsTarget(Target):
                     cur = at_address.get((p["grid_code"], p["address_norm"]))
                     if cur is not None:
                         p = self._prepare(r, cur, own.get(cur.id, []))
-                key = p["code"] or (cur.code if cur is not None else f"{p['grid_code']} {p['address']}")
-                self.decide(key, cur is not None)
+                if not p["code"]:
+                    self.decide(cur.code if cur is not None else f"{p['grid_code']} {p['address']}", cur is not None)
                 grid = areas.get(p["grid_code"])
                 if grid is None:
                     raise NotFound(org.AREA_NOT_FOUND, code=p["grid_code"], field_key="grid")
@@ -390,6 +405,8 @@ class ResidentsTarget(Target):
         Column("created_at", "登记时间", "Registered", read_only=True, width=17),
     )
     key_fields = (("id",), ("household", "name"))
+    key_columns = {"head": "relation"}
+    key_messages = {"head": SECOND_HEAD, "name": SAME_NAME}
 
     def begin(self, session: Session, op: Operator | None, strategy: str) -> None:
         super().begin(session, op, strategy)
@@ -520,8 +537,14 @@ class ResidentsTarget(Target):
                 self.decide(f"#{key}" if cur is not None else key, cur is not None)
                 if cur is not None and cur.household_id != h.id:
                     old = hh_by_id.get(cur.household_id)
-                    raise Conflict(RESIDENT_OTHER_HOUSEHOLD, rid=cur.id, current=old.code if old else "-",
-                                   household=h.code, field_key="household")
+                    by_number = bool(cur.id_number) and not _text(r.values.get("id"))
+                    if old is None or not in_scope(op, old.grid_code):
+                        raise InvalidInput(registry.RESIDENT_ID_TAKEN_ELSEWHERE, id=mask_id(cur.id_number) or "-",
+                                           field_key="id_number" if by_number else "id")
+                    who = (f"{self.columns[3].label()} {mask_id(cur.id_number)}" if by_number
+                           else f"#{cur.id}")
+                    raise Conflict(RESIDENT_OTHER_HOUSEHOLD, who=who, rid=cur.id, name=cur.name, current=old.code,
+                                   household=h.code, field_key="id_number" if by_number else "household")
                 require_area(op, h.grid_code)
                 owner = by_idn.get(p["id_number"]) if p["id_number"] else None
                 if owner is not None and (cur is None or owner.id != cur.id):

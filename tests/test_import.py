@@ -1,0 +1,329 @@
+"""grid import on real files: a GBK CSV with Chinese headers, a UTF-8-BOM CSV, an XLSX written by
+openpyxl (title row, number cells, a formula), JSON Lines and stdin; broken rows of every kind;
+--dry-run and --atomic all leave the database unchanged; --atomic object with --errors; re-import
+is a no-op; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.importing import (
+    A,
+    G11,
+    G12,
+    G21,
+    HEAD_ID,
+    HOUSEHOLD_HEADER,
+    LONE_ID,
+    OTHER_ID,
+    SON_ID,
+    SPOUSE_ID,
+    bad_checksum,
+    by_row,
+    households_rows,
+    imp,
+    read_xlsx,
+    residents_rows,
+    snapshot,
+    write_csv,
+    write_jsonl,
+    write_xlsx,
+)
+
+
+# ---------------------------------------------------------------- households: GBK CSV
+
+
+def test_gbk_csv_with_chinese_headers_then_reimport_is_a_no_op(grid, city, tmp_path):
+    rows = households_rows()
+    # Columns in another order than the export writes them.
+    order = [2, 0, 1, 3, 4, 5, 6, 7, 8]
+    path = write_csv(tmp_path / "住户.csv", [[r[i] for i in order] for r in rows], encoding="gbk")
+    report = imp(grid, "households", path)
+    assert report["status"] == "OK" and report["encoding"] == "gb18030"
+    assert (report["created"], report["updated"], report["ignored"], report["rejected"]) == (4, 0, 0, 0)
+    assert report["columns"]["地址"] == "address" and report["columns"]["户编号"] == "code"
+    listed = {h["code"]: h for h in grid(*A, "household", "list", "--json").json()}
+    assert listed["H001"]["full_address"] == "人民路12号院3号楼2单元501室"
+    assert listed["H001"]["care"] == ["low_income"] and listed["H001"]["type"] == "urban"
+    assert listed["H002"]["note"] == "二楼" and listed["H003"]["grid"] == G12
+
+    again = imp(grid, "households", path)
+    assert (again["created"], again["updated"], again["ignored"]) == (0, 0, 4) and again["status"] == "OK"
+
+    # One audit entry per import, none per row.
+    entries = grid(*A, "audit", "list", "--json", "--limit", "50").json()
+    imports = [e for e in entries if e["action"] == "import.households"]
+    assert len(imports) == 2 and not [e for e in entries if e["action"] == "household.add"]
+    assert imports[-1]["detail"]["created"] == 4 and imports[-1]["detail"]["file"] == "住户.csv"
+    assert imports[-1]["actor"] == "admin"
+
+
+def test_a_sheet_without_our_codes_imports_once(grid, city, tmp_path):
+    """Street offices have no 户编号: grid + address find the household, codes are issued."""
+    rows = [["网格", "地址", "房号"], [G11, "人民路12号院", "101"], [G11, "人民路12号院", "102"]]
+    path = write_csv(tmp_path / "nocode.csv", rows)
+    first = imp(grid, "households", path)
+    assert first["created"] == 2
+    codes = sorted(h["code"] for h in grid(*A, "household", "list", "--json").json())
+    assert codes == [f"{G11}-0001", f"{G11}-0002"]
+    again = imp(grid, "households", path)
+    assert (again["created"], again["updated"], again["ignored"]) == (0, 0, 2)
+    # Same address twice in one file: the second row is a duplicate of the first.
+    dup = write_csv(tmp_path / "dup.csv", [["网格", "地址"], [G12, "公园路8号"], [G12, "公园路８号"]])
+    r = imp(grid, "households", dup, expect=1)
+    assert by_row(r)[3][0]["code"] == "import.duplicate_in_file" and "第 2 行" in by_row(r)[3][0]["message"]
+    # A new code at an address the grid already has: a duplicate in the database.
+    taken = write_csv(tmp_path / "taken.csv", [["户编号", "网格", "地址", "房号"], ["H010", G11, "人民路12号院", "101"]])
+    r = imp(grid, "households", taken, expect=1)
+    assert r["errors"][0]["code"] == "household.duplicate" and f"{G11}-0001" in r["errors"][0]["message"]
+
+
+# ---------------------------------------------------------------- residents: every kind of broken row
+
+
+def _households(grid, tmp_path):
+    imp(grid, "households", write_csv(tmp_path / "hh.csv", households_rows()))
+
+
+def test_broken_rows_are_reported_and_atomic_all_writes_nothing(grid, city, db_url, tmp_path):
+    _households(grid, tmp_path)
+    imp(grid, "residents", write_csv(tmp_path / "first.csv", [residents_rows()[0], residents_rows()[4]]))
+    header = ["户编号", "姓名", "公民身份号码", "联系电话", "与户主关系"]
+    rows = [
+        header,
+        ["H001", "张三", HEAD_ID, "13912345678", "户主"],  # 2 good
+        ["H001", "李四", bad_checksum(SPOUSE_ID), "", "配偶"],  # 3 ID check digit
+        ["H001", "张小明", SON_ID, "12345", "子"],  # 4 phone
+        ["H001", "张三", HEAD_ID, "", "户主"],  # 5 duplicate of row 2 in the file
+        ["H001", "多一列", "", "", "子", "多余"],  # 6 wrong number of cells
+        ["H001", "", "", "", "子"],  # 7 empty required field
+        ["H001", "=1+2", "", "", "子"],  # 8 formula injection
+        ["H999", "无户", "", "", "户主"],  # 9 unknown household
+        ["H003", "冒名", OTHER_ID, "", "配偶"],  # 10 ID number already registered (in H002)
+    ]
+    path = write_csv(tmp_path / "居民.csv", rows)
+    before = snapshot(db_url)
+    report = imp(grid, "residents", path, expect=1)
+    assert snapshot(db_url) == before
+    assert report["status"] == "ERROR" and report["encoding"] == "utf-8-sig"
+    assert (report["created"], report["updated"], report["rejected"], report["valid"]) == (0, 0, 8, 1)
+    errors = by_row(report)
+    expected = {
+        3: ("公民身份号码", "id_number.checksum"),
+        4: ("联系电话", "phone.invalid"),
+        5: ("公民身份号码", "import.duplicate_in_file"),
+        6: (None, "io.cell_count"),
+        7: ("姓名", "field.required"),
+        8: ("姓名", "import.formula"),
+        9: ("户编号", "household.not_found"),
+        10: ("公民身份号码", "import.resident_other_household"),
+    }
+    for row, (column, code) in expected.items():
+        assert [(e["column"], e["code"]) for e in errors[row]] == [(column, code)], errors[row]
+    # Personal values are masked in the report; the message is localised.
+    assert errors[3][0]["value"] == bad_checksum(SPOUSE_ID)[:6] + "********" + bad_checksum(SPOUSE_ID)[-4:]
+    assert SPOUSE_ID[6:14] not in json.dumps(report, ensure_ascii=False)
+    assert "校验位" in errors[3][0]["message"]
+
+    # The same in a dry run, and in English.
+    dry = imp(grid, "residents", path, "--dry-run", expect=1)
+    assert dry["dry_run"] and dry["rejected"] == 8 and snapshot(db_url) == before
+    en = grid(*A, "--lang", "en", "import", "residents", str(path), "--json", expect=1).json()
+    assert "check digit" in by_row(en)[3][0]["message"]
+
+
+def test_atomic_object_writes_good_rows_and_the_errors_file_round_trips(grid, city, db_url, tmp_path):
+    _households(grid, tmp_path)
+    rows = residents_rows()
+    rows[2][2] = bad_checksum(SPOUSE_ID)  # 李四's ID number mistyped
+    rows[4][3] = "1380000111"  # 王芳's phone one digit short
+    path = write_csv(tmp_path / "res.csv", rows)
+    errors_file = tmp_path / "待修正.xlsx"
+    report = imp(grid, "residents", path, "--atomic", "object", "--errors", str(errors_file), expect=1)
+    assert report["status"] == "WARNING" and report["committed"]
+    assert (report["created"], report["rejected"]) == (3, 2)
+    names = {r["name"] for r in grid(*A, "resident", "list", "--json").json()}
+    assert names == {"张三", "张小明", "孙老"}
+
+    sheet = read_xlsx(errors_file)
+    assert sheet[0] == [*rows[0], "错误说明"]
+    assert [r[1] for r in sheet[1:]] == ["李四", "王芳"]
+    assert "校验位" in sheet[1][-1] and "联系电话" in sheet[2][-1]
+
+    # The admin fixes the two rows in the spreadsheet and imports that file again.
+    from openpyxl import load_workbook
+
+    wb = load_workbook(errors_file)
+    ws = wb.worksheets[0]
+    ws.cell(row=2, column=3).value = SPOUSE_ID
+    ws.cell(row=3, column=4).value = "13800001111"
+    wb.save(errors_file)
+    fixed = imp(grid, "residents", errors_file)
+    assert (fixed["created"], fixed["rejected"], fixed["warnings"]) == (2, 0, [])
+    assert imp(grid, "residents", path, "--atomic", "object", expect=1)["created"] == 0
+
+
+# ---------------------------------------------------------------- XLSX written by openpyxl
+
+
+def test_xlsx_with_a_title_row_number_cells_and_a_formula(grid, city, tmp_path):
+    _households(grid, tmp_path)
+    header = ["户编号", "姓名", "公民身份号码", "联系电话", "与户主关系", "出生日期"]
+    rows = [
+        header,
+        ["H001", "张三", HEAD_ID, 13912345678, "户主", None],  # a phone typed as a number
+        ["H001", "张小明", float(SON_ID), None, "子", None],  # Excel kept the ID as a number
+        ["H001", "=B3&\"x\"", None, None, "女", None],  # a formula
+        ["H003", "孙老", None, None, "户主", "1941-02-08"],
+    ]
+    path = write_xlsx(tmp_path / "台账.xlsx", rows, title="新华社区居民台账（2026年）", sheet="居民")
+    report = imp(grid, "residents", path, "--sheet", "居民", expect=1)
+    assert report["sheet"] == "居民" and report["encoding"] is None
+    assert [w["code"] for w in report["warnings"]] == ["import.title_rows"]
+    errors = by_row(report)
+    assert sorted(errors) == [4, 5]  # header on row 2, data from row 3
+    assert errors[4][0]["code"] == "import.precision" and errors[4][0]["column"] == "公民身份号码"
+    assert errors[5][0]["code"] == "import.formula"
+    ok = imp(grid, "residents", path, "--sheet", "居民", "--atomic", "object", expect=1)
+    assert ok["created"] == 2
+    people = {r["name"]: r for r in grid(*A, "resident", "list", "--json").json()}
+    assert people["张三"]["phone"] == "139****5678"
+    grid(*A, "import", "residents", str(path), "--sheet", "没有", expect=2)
+
+
+# ---------------------------------------------------------------- JSON Lines and stdin
+
+
+def test_jsonl_areas_and_workers_and_stdin(grid, city, tmp_path):
+    areas = write_jsonl(tmp_path / "areas.jsonl", [
+        {"code": "620402002", "name": "工农路街道"},
+        {"code": "620402002001", "name": "建设社区", "level": "community"},
+        {"code": "620402002001001", "name": "建设第一网格", "extra": 1},
+        "{not json",
+        ["a", "list"],
+        {"code": "620402002002001", "name": "孤网格"},  # its community is not there
+    ])
+    r = imp(grid, "areas", areas, "--atomic", "object", expect=1)
+    assert r["created"] == 3 and r["format"] == "jsonl"
+    codes = {row: [e["code"] for e in es] for row, es in by_row(r).items()}
+    assert codes == {4: ["io.bad_json"], 5: ["io.not_object"], 6: ["area.parent_missing"]}  # line numbers
+    assert [w["column"] for w in r["warnings"]] == ["extra"]
+    assert grid("area", "show", "620402002001001", "--json").json()["parent"] == "620402002001"
+
+    workers = "\n".join(json.dumps(w, ensure_ascii=False) for w in [
+        {"username": "wg99", "name": "新网格员", "phone": "13700000099", "role": "网格员", "area": "620402002001001"},
+        {"username": "sj99", "name": "新书记", "role": "secretary", "area": "620402002001"},
+    ]) + "\n"
+    out = grid(*A, "import", "workers", "-", "--format", "jsonl", "--json", input=workers).json()
+    assert out["created"] == 2 and out["file"] == "stdin"
+    shown = grid(*A, "worker", "show", "wg99", "--json").json()
+    assert shown["role"] == "grid_worker" and shown["kind"] == "full_time"
+    grid(*A, "import", "workers", "-", input=workers, expect=2)  # stdin needs --format
+    again = grid(*A, "import", "workers", "-", "--format", "jsonl", "--json", input=workers).json()
+    assert again["ignored"] == 2
+
+
+# ---------------------------------------------------------------- strategies, scope, columns
+
+
+def test_strategies(grid, city, tmp_path):
+    _households(grid, tmp_path)
+    change = write_csv(tmp_path / "change.csv", [["户编号", "备注"], ["H001", "新备注"], ["H009", "无此户"]])
+    created = imp(grid, "households", change, "--strategy", "create", "--atomic", "object", expect=1)
+    # H001 exists; H009 would be new but a household needs its grid and address.
+    assert [(e["row"], e["code"]) for e in created["errors"]] == [(2, "import.exists"), (3, "field.required")]
+    updated = imp(grid, "households", change, "--strategy", "update", "--atomic", "object", expect=1)
+    assert updated["updated"] == 1 and updated["errors"][0]["code"] == "import.missing"
+    h = grid(*A, "household", "show", "H001", "--json").json()
+    assert h["note"] == "新备注" and h["full_address"] == "人民路12号院3号楼2单元501室"  # other columns kept
+    grid(*A, "import", "households", str(change), "--strategy", "merge", expect=2)
+    grid(*A, "import", "households", str(change), "--atomic", "some", expect=2)
+
+
+def test_moving_a_household_through_an_import_checks_both_grids(grid, city, tmp_path):
+    _households(grid, tmp_path)
+    move = write_csv(tmp_path / "move.csv", [["户编号", "网格"], ["H003", G11], ["H004", G11]])
+    # The secretary of community 001 may move H003 within it, not H004 out of community 002.
+    r = imp(grid, "households", move, "--atomic", "object", as_=("--as", "sec1"), expect=1)
+    assert r["updated"] == 1 and by_row(r)[3][0]["code"] == "access.out_of_scope"
+    shown = grid(*A, "household", "show", "H003", "--json").json()
+    assert shown["grid"] == G11 and shown["history"][-1]["kind"] == "move"
+
+
+def test_columns_unknown_missing_and_doubled(grid, city, tmp_path):
+    odd = write_csv(tmp_path / "odd.csv", [["户编号", "网格", "地址", "面积"], ["H001", G11, "人民路1号", "80"]])
+    r = imp(grid, "households", odd)
+    assert r["status"] == "WARNING" and r["created"] == 1 and r["warnings"][0]["column"] == "面积"
+    nokey = write_csv(tmp_path / "nokey.csv", [["地址", "备注"], ["人民路1号", "x"]])
+    r = grid(*A, "import", "households", str(nokey), expect=1)
+    assert "户编号" in r.stderr and "网格+地址" in r.stderr
+    twice = write_csv(tmp_path / "twice.csv", [["code", "户编号", "网格", "地址"], ["a", "b", G11, "x"]])
+    assert "户编号" in grid(*A, "import", "households", str(twice), expect=1).stderr
+    # English field names are headers too, and the header may name any subset for updates.
+    en = write_csv(tmp_path / "en.csv", [["code", "note"], ["H001", "English header"]])
+    assert imp(grid, "households", en)["updated"] == 1
+
+
+def test_encoding_override_and_files_that_are_not_what_they_say(grid, city, tmp_path):
+    path = write_csv(tmp_path / "gbk.csv", households_rows(), encoding="gbk")
+    r = grid(*A, "import", "households", str(path), "--encoding", "utf-8", expect=1)
+    assert "--encoding" in r.stderr
+    assert imp(grid, "households", path, "--encoding", "gb18030")["created"] == 4
+    fake = tmp_path / "fake.xlsx"
+    fake.write_text("not a workbook")
+    assert "xlsx" in grid(*A, "import", "households", str(fake), expect=1).stderr
+    grid(*A, "import", "households", str(tmp_path / "missing.csv"), expect=1)
+    grid(*A, "import", "households", str(tmp_path / "x.doc"), expect=2)
+    grid(*A, "import", "households", str(path), "--errors", str(tmp_path / "e.txt"), expect=2)
+
+
+def test_viewers_cannot_import_and_rows_outside_scope_are_rejected(grid, city, db_url, tmp_path):
+    path = write_csv(tmp_path / "hh.csv", households_rows())
+    before = snapshot(db_url)
+    grid("--as", "view", "import", "households", str(path), expect=4)
+    assert snapshot(db_url) == before
+    r = imp(grid, "households", path, "--atomic", "object", as_=("--as", "wg11"), expect=1)
+    assert r["created"] == 2  # H001, H002 in grid 11
+    assert {e["code"] for e in r["errors"]} == {"access.out_of_scope"}
+
+
+def test_workers_masked_phone_labels_and_deactivation(grid, city, tmp_path):
+    out = tmp_path / "workers.csv"
+    grid(*A, "export", "workers", "-o", str(out))
+    assert imp(grid, "workers", out)["ignored"] == 8  # masked phones mean "unchanged"
+    rows = [["用户名", "姓名", "联系电话", "角色", "状态"],
+            ["wg12", "赵网格", "138****0012", "网格员", "停用"],
+            ["admin", "管理员", "", "管理员", "停用"],
+            ["sec1", "李书记", "139****0001", "社区党组织书记", "在岗"],
+            ["wg21", "孙网格", "", "管理员", "在岗"]]
+    r = imp(grid, "workers", write_csv(tmp_path / "w.csv", rows), "--atomic", "object", expect=1)
+    assert r["updated"] == 1
+    assert {e["row"]: e["code"] for e in r["errors"]} == {
+        3: "import.worker_self", 4: "import.masked", 5: "import.worker_role_fixed"}
+    assert grid(*A, "worker", "show", "wg12", "--json").json()["active"] is False
+
+
+def test_a_real_subprocess_prints_a_summary_and_no_progress_bar(grid_proc, city, tmp_path):
+    path = write_csv(tmp_path / "hh.csv", households_rows())
+    r = grid_proc(*A, "import", "households", str(path))
+    assert "新增 4" in r.stderr and "\x1b[" not in r.stderr and r.stdout == ""
+    bad = write_csv(tmp_path / "bad.csv", [HOUSEHOLD_HEADER, ["H005", "620402009009009", "x", "", "", "", "", "", ""]])
+    r = grid_proc(*A, "import", "households", str(bad), expect=1)
+    assert "第 2 行" in r.stderr and "620402009009009" in r.stderr
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "jsonl"])
+def test_export_then_import_is_a_no_op(grid, city, tmp_path, fmt):
+    _households(grid, tmp_path)
+    imp(grid, "residents", write_csv(tmp_path / "res.csv", residents_rows()))
+    grid(*A, "household", "edit", "H002", "--note", "=HYPERLINK(\"http://x\")")
+    for entity, n in (("areas", 8), ("workers", 8), ("households", 4), ("residents", 5)):
+        for extra in ((), ("--reveal",)) if entity in ("workers", "households", "residents") else ((),):
+            out = tmp_path / f"{entity}{len(extra)}.{fmt}"
+            grid(*A, "export", entity, "-o", str(out), *extra)
+            r = imp(grid, entity, out)
+            assert (r["created"], r["updated"], r["ignored"], r["rejected"]) == (0, 0, n, 0), (entity, extra, r)
+            assert r["status"] == "OK" and not r["warnings"]

@@ -250,6 +250,9 @@ def build() -> typer.Typer:
             out.print_json(h)
         else:
             out.info(L(f"已恢复住户 {h['code']}（成员 {h['residents_restored']} 人）", f"Restored household {h['code']} ({h['residents_restored']} members)"))
+            if h["residents_left_archived"]:
+                out.warn(L(f"{h['residents_left_archived']} 名成员未恢复：户主或其身份证号已在别处登记，请重新登记",
+                           f"{h['residents_left_archived']} members stay archived: the head or their ID numbers are registered elsewhere now; register them again"))
 
     @app.command("set-head", help=L("变更户主：指定新户主，并给出原户主的新关系", "Change the head: name the new head and the former head's new relation"))
     def set_head(

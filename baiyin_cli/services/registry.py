@@ -1347,18 +1347,16 @@ def restore_household(
             ).order_by(col(Resident.relation), col(Resident.id))
         )
     )
-    restored = []
-    for r in together:
-        if r.id_number and find_id_number_owner(session, r.id_number, exclude_id=r.id) is not None:
-            continue  # registered again elsewhere meanwhile: stays archived
-        if r.relation == HEAD_RELATION and active_head(session, h.id) is not None:
-            continue
+    # Members come back only with their head, and only if nobody else holds their ID number
+    # meanwhile (registered anew elsewhere): otherwise they stay archived, to be registered again.
+    back = [r for r in together if not (r.id_number and find_id_number_owner(session, r.id_number, exclude_id=r.id))]
+    if not any(r.relation == HEAD_RELATION for r in back) or active_head(session, h.id) is not None:  # type: ignore[arg-type]
+        back = []
+    for r in back:
         r.archived_at = None
         r.archive_reason = None
         r.updated_at = timeutil.now()
         session.add(r)
-        session.flush()
-        restored.append(r.id)
     old_reason = h.archive_reason
     h.archived_at = None
     h.archive_reason = None
@@ -1367,13 +1365,14 @@ def restore_household(
     session.add(h)
     _event(session, op, h, "restore", note=old_reason, at=at)
     _flush(session, h.code)
-    if restored and active_head(session, h.id) is None:  # type: ignore[arg-type]
-        raise InvalidInput(RESIDENT_NO_HEAD, household=h.code)
+    restored = [r.id for r in back]
+    left = [r.id for r in together if r not in back]
     audit.record(
-        session, op, "household.restore", "household", h.code, detail={"residents": restored}, occurred_at=at
+        session, op, "household.restore", "household", h.code,
+        detail={"residents": restored, "left_archived": left}, occurred_at=at,
     )
     own = _own_household_tags(session, [h.id]).get(h.id, [])  # type: ignore[list-item]
-    return household_public(h, care=own, residents_restored=len(restored))
+    return household_public(h, care=own, residents_restored=len(restored), residents_left_archived=len(left))
 
 
 def set_head(

@@ -112,7 +112,8 @@ def search_residents(
     """Active residents inside the operator's scope (narrowed to `grid`) matching `query`.
 
     Each way of matching is one indexed query limited to `limit` rows; results are merged in
-    the order of MATCHES, each with `matched`: the ways it matched.
+    the order of MATCHES, each with `matched`: the ways it matched (id_number, phone, name,
+    pinyin, initials, id_last4, phone_last4, address).
     """
     from sqlmodel import col, select
 
@@ -142,8 +143,9 @@ def search_residents(
                     continue
                 found[r.id] = (r, h)
             kinds = matched.setdefault(r.id, [])
-            if kind not in kinds:
-                kinds.append(kind)
+            label = "name" if kind == "name_prefix" else kind  # exact names first, then the rest
+            if label not in kinds:
+                kinds.append(label)
     rows = list(found.values())
     extra = {rid: {"matched": kinds} for rid, kinds in matched.items()}
     out = registry._resident_rows(session, op, rows, reveal=reveal, extra=extra)

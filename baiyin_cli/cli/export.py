@@ -111,6 +111,53 @@ def register(app: typer.Typer) -> None:
         run_export("residents", output, fmt, reveal,
                    {"household": household, "grid": grid, "community": community, "care": care, "archived": archived})
 
+    @sub.command("visits", help=L("导出走访记录（备注中的号码默认脱敏）", "Export visits (numbers in notes masked unless revealed)"))
+    def visits(
+        worker: Annotated[str | None, typer.Option("--worker", help=L("网格员用户名", "Grid worker"))] = None,
+        grid: Annotated[str | None, typer.Option("--grid", help=grid_help)] = None,
+        community: Annotated[str | None, typer.Option("--community", help=community_help)] = None,
+        household: Annotated[str | None, typer.Option("--household", help=L("只导出此户", "Only this household"))] = None,
+        kind: Annotated[str | None, typer.Option("--kind", help=L("走访类型：household|info_gathering|mediation|service", "Kind: household|info_gathering|mediation|service"))] = None,
+        from_: Annotated[str | None, typer.Option("--from", help=L("起始日期 YYYY-MM-DD（含）", "First day YYYY-MM-DD (inclusive)"))] = None,
+        to: Annotated[str | None, typer.Option("--to", help=L("结束日期 YYYY-MM-DD（含）", "Last day YYYY-MM-DD (inclusive)"))] = None,
+        all_: Annotated[bool, typer.Option("--all", help=L("包括已作废的记录", "Include voided visits"))] = False,
+        fmt: Annotated[str | None, typer.Option("--format", help=fmt_help)] = None,
+        output: Annotated[str, typer.Option("--output", "-o", metavar="FILE|-", help=out_help)] = "-",
+        reveal: Annotated[bool, typer.Option("--reveal", help=reveal_help)] = False,
+    ) -> None:
+        from baiyin_cli import timeutil
+        from baiyin_cli.errors import UsageError
+        from baiyin_cli.services.visits import WORKER_AND_AREA
+
+        if grid and community:
+            raise UsageError(WORKER_AND_AREA)
+        run_export("visits", output, fmt, reveal, {
+            "worker": worker, "area": grid or community, "household": household, "kind": kind,
+            "start": timeutil.parse_date(from_) if from_ else None, "end": timeutil.parse_date(to) if to else None,
+            "include_voided": all_})
+
+    @sub.command("petitions", help=L("导出诉求（反映人、电话、内容中的号码默认脱敏）", "Export petitions (reporters, phones, numbers in texts masked unless revealed)"))
+    def petitions(
+        status: Annotated[list[str] | None, typer.Option("--status", help=L("状态（可重复；all 为全部；默认未结束的）", "Status (repeatable; all for every state; default: not finished)"))] = None,
+        community: Annotated[str | None, typer.Option("--community", help=community_help)] = None,
+        grid: Annotated[str | None, typer.Option("--grid", help=grid_help)] = None,
+        area: Annotated[str | None, typer.Option("--area", help=L("任一级区域代码", "Any area code"))] = None,
+        assignee: Annotated[str | None, typer.Option("--assignee", help=L("承办网格员用户名", "Assigned grid worker"))] = None,
+        category: Annotated[str | None, typer.Option("--category", help=L("类别或类别组（如 hazard、dispute）", "Category or group (e.g. hazard, dispute)"))] = None,
+        overdue: Annotated[bool, typer.Option("--overdue", help=L("只导出已超时的", "Only overdue ones"))] = False,
+        mine: Annotated[bool, typer.Option("--mine", help=L("只导出等我处理的", "Only those waiting on me"))] = False,
+        search: Annotated[str | None, typer.Option("--search", help=L("按内容或编号查找", "Find by text or number"))] = None,
+        fmt: Annotated[str | None, typer.Option("--format", help=fmt_help)] = None,
+        output: Annotated[str, typer.Option("--output", "-o", metavar="FILE|-", help=out_help)] = "-",
+        reveal: Annotated[bool, typer.Option("--reveal", help=reveal_help)] = False,
+    ) -> None:
+        chosen = [a for a in (community, grid, area) if a]
+        if len(chosen) > 1:
+            raise typer.BadParameter(L("--community、--grid、--area 只能用一个", "use one of --community, --grid, --area"))
+        run_export("petitions", output, fmt, reveal, {
+            "statuses": status, "area": chosen[0] if chosen else None, "assignee": assignee, "category": category,
+            "overdue": overdue, "mine": mine, "text": search})
+
     app.add_typer(
         sub,
         name="export",

@@ -9,7 +9,7 @@ from baiyin_cli.cli import _output as out
 from baiyin_cli.i18n import L, M
 
 # What can be imported (services/bulk.py TARGETS has the same names).
-ENTITIES = ("areas", "workers", "households", "residents")
+ENTITIES = ("areas", "workers", "households", "residents", "visits", "petitions")
 SHOWN_ERRORS = 20
 
 REJECTED_ALL = M(

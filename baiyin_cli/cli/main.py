@@ -186,7 +186,7 @@ def _optional_nouns() -> list[Any]:
 
 
 # Each module has register(app): add its typer(s) to the root.
-NOUN_MODULES: list[str] = ["household", "resident", "care", "petition", "visit", "stats", "checklist", "importer", "export"]
+NOUN_MODULES: list[str] = ["household", "resident", "care", "petition", "visit", "stats", "checklist", "importer", "export", "triage"]
 
 
 def run() -> None:

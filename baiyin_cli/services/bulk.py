@@ -262,9 +262,14 @@ def copy_rows(conn: Any, table: Table, rows: list[dict[str, Any]]) -> None:
     stmt = sql.SQL("COPY {} ({}) FROM STDIN").format(
         sql.Identifier(table.name), sql.SQL(", ").join(sql.Identifier(c) for c in cols)
     )
+    import json
+
+    def cell(v: Any) -> Any:
+        return json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v
+
     with dbapi.cursor() as cur, cur.copy(stmt) as cp:
         for r in rows:
-            cp.write_row([r[c] for c in cols])
+            cp.write_row([cell(r[c]) for c in cols])
 
 
 def update_rows(session: Session, table: Table, key: str, rows: list[dict[str, Any]]) -> None:
@@ -377,6 +382,18 @@ def check_options(strategy: str, atomic: str) -> tuple[str, str]:
     if a not in ATOMIC_MODES:
         raise UsageError(IMPORT_BAD_ATOMIC, value=atomic)
     return s, a
+
+
+def batches(rows: Iterable[Any], n: int) -> Iterator[list[Any]]:
+    """Rows in lists of `n` (an export looks up what a batch refers to with one query)."""
+    batch: list[Any] = []
+    for r in rows:
+        batch.append(r)
+        if len(batch) >= n:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def stream(session: Session, stmt: Any, batch: int = 2000) -> Iterator[Any]:
@@ -617,6 +634,8 @@ TARGETS: dict[str, str] = {
     "workers": "baiyin_cli.services.bulk:WorkersTarget",
     "households": "baiyin_cli.services.bulk_registry:HouseholdsTarget",
     "residents": "baiyin_cli.services.bulk_registry:ResidentsTarget",
+    "visits": "baiyin_cli.services.bulk_activity:VisitsTarget",
+    "petitions": "baiyin_cli.services.bulk_activity:PetitionsTarget",
 }
 
 
@@ -642,7 +661,7 @@ def render(value: Any, column: Column, fmt: str) -> Any:
     if column.show is not None:
         return column.show(value)
     if isinstance(value, datetime):
-        return timeutil.fmt(value)
+        return timeutil.fmt(value, seconds=timeutil.ensure_utc(value).second != 0)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, (list, tuple)):

@@ -28,6 +28,7 @@ from baiyin_cli.services.bulk import (
     Row,
     Target,
     allocate_ids,
+    batches,
     fetch,
     insert_rows,
     mask,
@@ -353,23 +354,12 @@ class HouseholdsTarget(Target):
 
             q = q.where(H.c.id.in_(household_ids_at_address(filters["address"])))
         q = q.order_by(H.c.code)
-        for batch in _batches(stream(session, q), 1000):
+        for batch in batches(stream(session, q), 1000):
             own = _tags(session, HouseholdCare, "household_id", [h.id for h in batch])
             for h in batch:
                 yield {"code": h.code, "grid": h.grid_code, "address": h.address, "building": h.building,
                        "unit": h.unit, "room": h.room, "type": h.type, "care": own.get(h.id, []),
                        "note": h.note if reveal else scrub(h.note), "created_at": h.created_at}
-
-
-def _batches(rows: Any, n: int) -> Iterator[list[Any]]:
-    batch: list[Any] = []
-    for r in rows:
-        batch.append(r)
-        if len(batch) >= n:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 # ---------------------------------------------------------------- residents
@@ -668,7 +658,7 @@ class ResidentsTarget(Target):
                         | R.c.household_id.in_(select(hc.c.household_id).where(hc.c.tag == tag)))
         q = q.order_by(H.c.code, R.c.relation, R.c.id)
         mine: dict[str, bool] = {}
-        for batch in _batches(stream(session, q), 1000):
+        for batch in batches(stream(session, q), 1000):
             rtags = _tags(session, ResidentCare, "resident_id", [r.id for r in batch])
             htags = _tags(session, HouseholdCare, "household_id", list({r.household_id for r in batch}))
             for r in batch:

@@ -572,6 +572,97 @@ def _mine_filter(op: Operator):  # type: ignore[no-untyped-def]
     return false()
 
 
+def _queue_filter(
+    session: Session,
+    op: Operator,
+    *,
+    statuses: list[str] | None,
+    area: str | None,
+    assignee: str | None,
+    category: str | None,
+    overdue: bool,
+    due_within: timedelta | None,
+    mine: bool,
+    text: str | None,
+    now: datetime,
+) -> tuple[list[Any], frozenset[str] | None]:
+    """The WHERE clauses of a listing (the operator's scope first) and the states it wants."""
+    from sqlalchemy import or_
+
+    from baiyin_cli.models import Petition
+
+    clauses: list[Any] = [petition_scope_clause(op, community=Petition.community_code, grid=Petition.grid_code,
+                                                assignee=Petition.assignee, dept=Petition.dept_code)]
+    wanted = _statuses(statuses)
+    if wanted is not None:
+        clauses.append(Petition.status.in_(sorted(wanted)))  # type: ignore[attr-defined]
+    if area:
+        clauses.append(_area_filter(session, op, area))
+    if assignee:
+        clauses.append(Petition.assignee == assignee.strip())
+    if category:
+        code = category.strip()
+        cats = categories()
+        if code in cats:
+            clauses.append(Petition.category == code)
+        elif code in category_groups():
+            clauses.append(Petition.category.in_(sorted(c for c, v in cats.items() if v.get("group") == code)))  # type: ignore[attr-defined]
+        else:
+            raise InvalidInput(BAD_CATEGORY, value=category, choices=", ".join([*cats, *category_groups()]))
+    due_at = Petition.due_at
+    if overdue and due_within is not None:
+        clauses.append(due_at < now + due_within)  # type: ignore[operator]
+    elif overdue:
+        clauses.append(due_at < now)  # type: ignore[operator]
+    elif due_within is not None:
+        if due_within.total_seconds() <= 0:
+            raise InvalidInput(DURATION_BAD, field="--due-within")
+        clauses.append(due_at >= now)  # type: ignore[operator]
+        clauses.append(due_at < now + due_within)  # type: ignore[operator]
+    if mine:
+        clauses.append(_mine_filter(op))
+    if text and text.strip():
+        # The text, the number (or part of it), the address, or the last four digits of the phone.
+        needle = text.strip()
+        matches = [
+            Petition.text.contains(needle, autoescape=True),  # type: ignore[attr-defined]
+            Petition.number.contains(needle.upper(), autoescape=True),  # type: ignore[attr-defined]
+            Petition.address.contains(needle, autoescape=True),  # type: ignore[union-attr]
+        ]
+        if len(needle) == 4 and needle.isdigit():
+            matches.append(Petition.phone_last4 == needle)
+        clauses.append(or_(*matches))
+    return clauses, wanted
+
+
+def _newest_first(wanted: frozenset[str] | None) -> bool:
+    """A listing of stopped states only is newest first; anything with running clocks, most urgent first."""
+    return wanted is not None and not (wanted & wf.RUNNING)
+
+
+def _after(session: Session, wanted: frozenset[str] | None, number: str):  # type: ignore[no-untyped-def]
+    """Keyset paging: the rows that come after petition `number` in the listing's order.
+
+    The anchor's current (due_at, id) (or (filed_at, id)) bounds an index range, so page N+1
+    costs what page 1 costs. Had the anchor moved since the page was read, the next page
+    starts from where it is now; the TUI's periodic snapshot re-reads in one transaction.
+    """
+    from sqlalchemy import and_, or_
+
+    from baiyin_cli.models import Petition
+
+    a = get_petition(session, number)
+    if _newest_first(wanted):
+        return or_(Petition.filed_at < a.filed_at, and_(Petition.filed_at == a.filed_at, Petition.id < a.id))  # type: ignore[operator]
+    if a.due_at is None:
+        return and_(Petition.due_at.is_(None), Petition.id > a.id)  # type: ignore[union-attr, operator]
+    return or_(
+        Petition.due_at > a.due_at,  # type: ignore[operator]
+        and_(Petition.due_at == a.due_at, Petition.id > a.id),  # type: ignore[operator]
+        Petition.due_at.is_(None),  # type: ignore[union-attr]
+    )
+
+
 def list_petitions(
     session: Session,
     op: Operator | None,
@@ -586,6 +677,7 @@ def list_petitions(
     text: str | None = None,
     limit: int | None = None,
     offset: int | None = None,
+    after: str | None = None,
 ) -> list[dict[str, Any]]:
     """Petitions the operator may see, most urgent first, filtered and paged in SQL.
 
@@ -593,51 +685,25 @@ def list_petitions(
     first), then stopped ones; a listing of stopped states only is newest first. `statuses`
     None means the active states (everything not closed, rejected or merged); ["all"] all.
     `due_within` keeps running deadlines that fall between now and now + due_within.
+    `text` matches the text, the number, the address or the phone's last four digits.
+    `after` (a petition number) pages by keyset: the rows after that one, in this order.
     """
-    from sqlalchemy import or_
     from sqlmodel import select
 
     from baiyin_cli.models import Household, Petition
 
     op = require(op)
     now = timeutil.now()
+    clauses, wanted = _queue_filter(session, op, statuses=statuses, area=area, assignee=assignee, category=category,
+                                    overdue=overdue, due_within=due_within, mine=mine, text=text, now=now)
+    if after:
+        clauses.append(_after(session, wanted, after))
     q = select(Petition, Household.code).outerjoin(Household, Household.id == Petition.household_id)  # type: ignore[arg-type]
-    q = q.where(petition_scope_clause(op, community=Petition.community_code, grid=Petition.grid_code,
-                                      assignee=Petition.assignee, dept=Petition.dept_code))
-    wanted = _statuses(statuses)
-    if wanted is not None:
-        q = q.where(Petition.status.in_(sorted(wanted)))  # type: ignore[attr-defined]
-    if area:
-        q = q.where(_area_filter(session, op, area))
-    if assignee:
-        q = q.where(Petition.assignee == assignee.strip())
-    if category:
-        code = category.strip()
-        cats = categories()
-        if code in cats:
-            q = q.where(Petition.category == code)
-        elif code in category_groups():
-            q = q.where(Petition.category.in_(sorted(c for c, v in cats.items() if v.get("group") == code)))  # type: ignore[attr-defined]
-        else:
-            raise InvalidInput(BAD_CATEGORY, value=category, choices=", ".join([*cats, *category_groups()]))
-    due_at = Petition.due_at
-    if overdue and due_within is not None:
-        q = q.where(due_at < now + due_within)  # type: ignore[operator]
-    elif overdue:
-        q = q.where(due_at < now)  # type: ignore[operator]
-    elif due_within is not None:
-        if due_within.total_seconds() <= 0:
-            raise InvalidInput(DURATION_BAD, field="--due-within")
-        q = q.where(due_at >= now, due_at < now + due_within)  # type: ignore[operator]
-    if mine:
-        q = q.where(_mine_filter(op))
-    if text and text.strip():
-        needle = text.strip()
-        q = q.where(or_(Petition.text.contains(needle, autoescape=True), Petition.number == needle.upper()))  # type: ignore[attr-defined]
-    if wanted is not None and not (wanted & wf.RUNNING):
+    q = q.where(*clauses)
+    if _newest_first(wanted):
         q = q.order_by(Petition.filed_at.desc(), Petition.id.desc())  # type: ignore[attr-defined, union-attr]
     else:
-        q = q.order_by(due_at.asc().nulls_last(), Petition.id)  # type: ignore[union-attr, arg-type]
+        q = q.order_by(Petition.due_at.asc().nulls_last(), Petition.id)  # type: ignore[union-attr, arg-type]
     if offset:
         q = q.offset(offset)
     if limit:
@@ -648,6 +714,69 @@ def list_petitions(
         d["clock"] = clock(p, now)
         out.append(d)
     return out
+
+
+def count_petitions(
+    session: Session,
+    op: Operator | None,
+    *,
+    statuses: list[str] | None = None,
+    area: str | None = None,
+    assignee: str | None = None,
+    category: str | None = None,
+    overdue: bool = False,
+    due_within: timedelta | None = None,
+    mine: bool = False,
+    text: str | None = None,
+) -> int:
+    """How many rows `list_petitions` with the same filters would give (without limit)."""
+    from sqlalchemy import func, select
+
+    from baiyin_cli.models import Petition
+
+    op = require(op)
+    clauses, _wanted = _queue_filter(session, op, statuses=statuses, area=area, assignee=assignee,
+                                     category=category, overdue=overdue, due_within=due_within, mine=mine,
+                                     text=text, now=timeutil.now())
+    return int(session.execute(select(func.count()).select_from(Petition).where(*clauses)).scalar_one())
+
+
+def queue_counts(session: Session, op: Operator | None, *, area: str | None = None) -> dict[str, int]:
+    """The triage header in one query, over the active petitions the operator may see (in `area`):
+    open (the default listing), overdue (a running deadline passed), awaiting_callback
+    (assigned, not yet phoned back) and escalated (at a department)."""
+    from sqlalchemy import case, func, select
+
+    from baiyin_cli.models import Petition
+
+    op = require(op)
+    now = timeutil.now()
+    clauses, _wanted = _queue_filter(session, op, statuses=None, area=area, assignee=None, category=None,
+                                     overdue=False, due_within=None, mine=False, text=None, now=now)
+    row = session.execute(
+        select(
+            func.count(),
+            func.sum(case((Petition.due_at < now, 1), else_=0)),  # type: ignore[operator]
+            func.sum(case((Petition.status == "assigned", 1), else_=0)),
+            func.sum(case((Petition.status == "escalated", 1), else_=0)),
+        ).select_from(Petition).where(*clauses)
+    ).one()
+    return {
+        "open": int(row[0] or 0),
+        "overdue": int(row[1] or 0),
+        "awaiting_callback": int(row[2] or 0),
+        "escalated": int(row[3] or 0),
+    }
+
+
+def change_marker(session: Session) -> int:
+    """A number that grows whenever any petition is filed or changed (its newest history entry):
+    a terminal polls it to know when to read the queue again."""
+    from sqlalchemy import func, select
+
+    from baiyin_cli.models import PetitionEvent
+
+    return int(session.execute(select(func.max(PetitionEvent.id))).scalar() or 0)
 
 
 # ---------------------------------------------------------------- one petition
@@ -709,6 +838,15 @@ def show_petition(session: Session, op: Operator | None, number: str, *, reveal:
         session.exec(select(Petition.number).where(Petition.merged_into == p.number).order_by(Petition.number))
     )
     return d
+
+
+def similar_petitions(session: Session, op: Operator | None, number: str) -> list[dict[str, Any]]:
+    """Running petitions of the same community that look like this one (duplicate candidates to
+    `merge` into): very similar text or the same reporter phone, most similar first."""
+    p = get_petition(session, number)
+    require_petition(op, **_where(p))
+    return find_similar(session, community=p.community_code, text=p.text, phone=p.reporter_phone,
+                        at=timeutil.now(), exclude=p.id)
 
 
 # ---------------------------------------------------------------- the verbs

@@ -153,8 +153,17 @@ def step_registry(ctx: DemoContext) -> None:
     households_and_residents(ctx)
 
 
+def step_visits(ctx: DemoContext) -> None:
+    """Six weeks of grid workers' rounds, with findings filed as petitions (services/demo_visits.py)."""
+    from baiyin_cli.services.demo_visits import step_visits as rounds
+
+    rounds(ctx)
+
+
 # Later capabilities append their steps: (name, function(DemoContext)).
-STEPS: list[tuple[str, Callable[[DemoContext], None]]] = [("org", step_org), ("registry", step_registry)]
+STEPS: list[tuple[str, Callable[[DemoContext], None]]] = [
+    ("org", step_org), ("registry", step_registry), ("visits", step_visits),
+]
 
 
 def build(path: Path, *, force: bool = False, seed: int = 2026, progress: Callable[[str], None] | None = None) -> dict[str, Any]:

@@ -335,31 +335,53 @@ _LEDGER_COLUMNS = (
 )
 
 
-def insert_bulk(session: Session, rows: Sequence[dict[str, Any]], *, batch: int = 20_000) -> int:
+def insert_bulk(
+    session: Session,
+    rows: Sequence[dict[str, Any]],
+    *,
+    batch: int = 20_000,
+    returning: bool = False,
+    refresh: bool = True,
+) -> list[int]:
     """Insert many visit records at once (demo, benchmarks, importers) and refresh the ledger.
 
     `rows` are dicts of Visit columns (started_at aware UTC; recorded_at defaults to now).
-    No validation here: callers that take data from people validate first.
+    No validation here: callers that take data from people validate first. Returns the new
+    ids in the order of `rows` when `returning`. With `refresh=False` the caller refreshes the
+    ledger itself (`refresh_days(session, day_keys(rows))`), e.g. after filing findings.
     """
     from sqlalchemy import insert
 
     from baiyin_cli.models import Visit
 
     now = timeutil.now()
-    keys: set[tuple[str, date]] = set()
+    ids: list[int] = []
     buf: list[dict[str, Any]] = []
-    for r in rows:
-        rec = {"household_id": None, "note": None, "petition_id": None, "recorded_by": None, "voided_at": None,
-               "voided_by": None, "void_reason": None, "recorded_at": now, **r}
-        buf.append(rec)
-        keys.add((rec["worker"], _local_day(rec["started_at"])))
-        if len(buf) >= batch:
+
+    def flush() -> None:
+        if not buf:
+            return
+        if returning:
+            stmt = insert(Visit).returning(Visit.id, sort_by_parameter_order=True)  # type: ignore[arg-type]
+            ids.extend(r[0] for r in session.execute(stmt, buf))
+        else:
             session.execute(insert(Visit), buf)
-            buf = []
-    if buf:
-        session.execute(insert(Visit), buf)
-    refresh_days(session, keys)
-    return len(rows)
+        buf.clear()
+
+    for r in rows:
+        buf.append({"household_id": None, "note": None, "petition_id": None, "recorded_by": None, "voided_at": None,
+                    "voided_by": None, "void_reason": None, "recorded_at": now, **r})
+        if len(buf) >= batch:
+            flush()
+    flush()
+    if refresh:
+        refresh_days(session, day_keys(rows))
+    return ids
+
+
+def day_keys(rows: Iterable[dict[str, Any]]) -> set[tuple[str, date]]:
+    """The (worker, local day) ledger keys of these visit rows."""
+    return {(r["worker"], _local_day(r["started_at"])) for r in rows}
 
 
 # ---------------------------------------------------------------- public shape

@@ -1,0 +1,81 @@
+"""grid triage: the secretary's live petition queue in the terminal (a Textual app).
+
+Textual is imported only when the command runs, so `grid --help` stays fast.
+"""
+
+from typing import Annotated
+
+import typer
+
+from baiyin_cli.cli import _context as ctx
+from baiyin_cli.i18n import L, normalise_lang, set_lang
+
+
+def register(app: typer.Typer) -> None:
+    @app.command(
+        "triage",
+        help=L(
+            "诉求分拣台：实时队列（超期优先）、筛选、详情、派单回访上报办结等操作"
+            "（键盘操作，? 查看快捷键）",
+            "Petition triage: a live queue (overdue first), filters, details and every action, "
+            "keyboard-first (? lists the keys)",
+        ),
+    )
+    def triage(
+        area: Annotated[
+            str | None,
+            typer.Option(
+                "--area",
+                help=L(
+                    "只看此区域（管理员可选任一区域；书记默认本社区）",
+                    "Only this area (admins may pick any; a secretary sees their community)",
+                ),
+            ),
+        ] = None,
+        demo: Annotated[
+            bool,
+            typer.Option(
+                "--demo", help=L("使用演示数据库（同 grid --demo）", "Use the demo database (as grid --demo)")
+            ),
+        ] = False,
+        lang: Annotated[
+            str | None, typer.Option("--lang", help=L("界面语言：zh 或 en", "Interface language: zh or en"))
+        ] = None,
+        refresh: Annotated[
+            float | None,
+            typer.Option(
+                "--refresh",
+                min=1,
+                help=L(
+                    "刷新间隔（秒，默认配置 tui.refresh_seconds）",
+                    "Seconds between refreshes (default: config tui.refresh_seconds)",
+                ),
+            ),
+        ] = None,
+    ) -> None:
+        from baiyin_cli import store
+
+        if lang is not None:
+            if normalise_lang(lang) is None:
+                raise typer.BadParameter(
+                    L(f"不支持的语言：{lang}（zh 或 en）", f"unsupported language: {lang} (zh or en)")
+                )
+            set_lang(lang)
+        if demo and not ctx.state.db:
+            ctx.state.demo = True
+            ctx.state.db = str(store.demo_sqlite_path())
+            store.set_url(ctx.state.db)
+        # Who is working, checked before the screen opens: an unknown operator is one line and exit 4.
+        with ctx.session() as (s, op):
+            from baiyin_cli.services.access import require
+
+            require(op)
+            if area:
+                from baiyin_cli.services import petitions
+
+                petitions.count_petitions(s, op, area=area)
+        from baiyin_cli.tui.app import TriageApp
+
+        app = TriageApp(ctx.username(), url=store.database_url(), area=area, refresh_seconds=refresh)
+        app.run()
+        raise typer.Exit(app.return_code or 0)

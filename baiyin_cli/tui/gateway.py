@@ -1,0 +1,395 @@
+"""The TUI's one door to the services.
+
+Every method is blocking and opens its own session (one transaction), so it can run in a
+Textual thread worker: sessions never cross threads, and nothing here holds a session
+between calls. It returns plain data (the services' `*_public` dicts, wrapped in small
+frozen rows for the queue). No petition rule and no SQL live here: the queue order,
+filters, counts, clocks and allowed events all come from services/petitions.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from baiyin_cli import timeutil
+from baiyin_cli.i18n import L, M, t
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from baiyin_cli.services.access import Operator
+
+UNEXPECTED = M(
+    "triage.unexpected",
+    "出错了：{error}（设置 GRID_DEBUG=1 查看详情）",
+    "Something went wrong: {error} (GRID_DEBUG=1 for details)",
+)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the queue shows: the operator's scope narrowed by these."""
+
+    text: str = ""
+    overdue: bool = False
+    awaiting_callback: bool = False
+    escalated: bool = False
+    mine: bool = False
+    category: str | None = None
+    grid: str | None = None
+    area: str | None = None  # an admin's chosen area (a secretary's is their community)
+
+    def toggled(self, name: str) -> Filters:
+        value = not getattr(self, name)
+        changes: dict[str, Any] = {name: value}
+        # "awaiting callback" and "escalated" are states: one at a time.
+        if value and name == "awaiting_callback":
+            changes["escalated"] = False
+        if value and name == "escalated":
+            changes["awaiting_callback"] = False
+        return replace(self, **changes)
+
+    def service_args(self) -> dict[str, Any]:
+        statuses = None
+        if self.awaiting_callback:
+            statuses = ["assigned"]
+        elif self.escalated:
+            statuses = ["escalated"]
+        return {
+            "statuses": statuses,
+            "area": self.grid or self.area,
+            "category": self.category,
+            "overdue": self.overdue,
+            "mine": self.mine,
+            "text": self.text or None,
+        }
+
+    @property
+    def active(self) -> bool:
+        return any(
+            (
+                self.text,
+                self.overdue,
+                self.awaiting_callback,
+                self.escalated,
+                self.mine,
+                self.category,
+                self.grid,
+            )
+        )
+
+    def cleared(self) -> Filters:
+        return Filters(area=self.area)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One petition of the queue, ready to draw."""
+
+    number: str
+    summary: str
+    category_label: str
+    grid_label: str
+    assignee_label: str
+    status: str
+    status_label: str
+    waiting_label: str
+    version: int
+    data: dict[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def position(self) -> str:
+        """The keyset anchor: the next page starts after this petition."""
+        return self.number
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One consistent read of the queue: counts, total and the pages under the viewport."""
+
+    total: int
+    counts: dict[str, int]
+    pages: dict[int, list[Row]]
+    marker: Any
+    follow_index: int | None
+    operator: dict[str, Any]
+
+
+@dataclass
+class Names:
+    """Names for codes (areas, workers, departments), loaded once per app."""
+
+    areas: dict[str, str] = field(default_factory=dict)
+    workers: dict[str, str] = field(default_factory=dict)
+    depts: dict[str, str] = field(default_factory=dict)
+
+
+def error_text(exc: BaseException | None) -> str:
+    """A GridError's localised line; anything else as one short line (never a traceback)."""
+    from baiyin_cli.errors import GridError
+    from baiyin_cli.services.privacy import scrub
+
+    if isinstance(exc, GridError):
+        return scrub(exc.text()) or ""
+    first = str(exc).strip().splitlines()[0] if exc is not None and str(exc).strip() else type(exc).__name__
+    return scrub(t(UNEXPECTED, error=f"{type(exc).__name__}: {first}"[:200])) or ""
+
+
+class Gateway:
+    """Blocking calls into the services for one operator (run them in thread workers)."""
+
+    def __init__(self, username: str | None, url: str | None = None) -> None:
+        self.username = username
+        self.url = url
+        self.names = Names()
+        self._op: Operator | None = None
+
+    # ------------------------------------------------------------ sessions
+
+    @contextmanager
+    def session(self, write: bool = False) -> Iterator[tuple[Session, Operator]]:
+        from baiyin_cli import store
+        from baiyin_cli.services.access import load_operator, require
+
+        with store.session(write=write, url=self.url) as s:
+            op = require(load_operator(s, self.username))
+            self._op = op
+            yield s, op
+
+    @property
+    def operator(self) -> Operator | None:
+        """The operator as of the last call (for the pure checks the UI thread makes)."""
+        return self._op
+
+    error_text = staticmethod(error_text)
+
+    # ------------------------------------------------------------ start
+
+    def start(self) -> dict[str, Any]:
+        """Who is working, and the names the screens show for codes."""
+        with self.session() as (s, op):
+            self._load_names(s)
+            return self.operator_info(op)
+
+    def _load_names(self, s: Session) -> None:
+        from sqlmodel import select
+
+        from baiyin_cli.models import Area, Department, Worker
+
+        self.names = Names(
+            areas={a: n for a, n in s.execute(select(Area.code, Area.name))},
+            workers={u: n for u, n in s.execute(select(Worker.username, Worker.name))},
+            depts={c: n for c, n in s.execute(select(Department.code, Department.name))},
+        )
+
+    def operator_info(self, op: Operator) -> dict[str, Any]:
+        from baiyin_cli import config
+
+        scope = op.scope
+        return {
+            "username": op.username,
+            "name": op.name,
+            "role": op.role,
+            "role_label": config.load().label("roles", op.role),
+            "scope": scope,
+            "scope_name": self.names.areas.get(scope or "", "") if scope else L("全市", "whole city"),
+            "dept": op.dept_code,
+        }
+
+    # ------------------------------------------------------------ the queue
+
+    def _row(self, d: dict[str, Any]) -> Row:
+        from baiyin_cli import config
+        from baiyin_cli.services import petition_workflow as wf
+
+        cfg = config.load()
+        grid = d.get("grid")
+        grid_label = self.names.areas.get(grid or "", grid or "") if grid else L("（社区）", "(community)")
+        assignee = d.get("assignee")
+        waiting = ""
+        if d["status"] == "resolved":
+            waiting = L("待评价", "to rate")
+        return Row(
+            number=d["number"],
+            summary=d.get("text") or "",
+            category_label=cfg.label("categories", d["category"]),
+            grid_label=grid_label,
+            assignee_label=self.names.workers.get(assignee, assignee) if assignee else "",
+            status=d["status"],
+            status_label=wf.status_label(d["status"]),
+            waiting_label=waiting,
+            version=int(d.get("version") or 1),
+            data=d,
+        )
+
+    def snapshot(
+        self,
+        filters: Filters,
+        *,
+        first_page: int,
+        pages: int,
+        page_size: int,
+        follow: str | None = None,
+        refresh_names: bool = False,
+    ) -> Snapshot:
+        """Counts, the total and `pages` pages from `first_page` on, in one transaction."""
+        from baiyin_cli.services import petitions
+
+        args = filters.service_args()
+        with self.session() as (s, op):
+            if not self.names.areas or refresh_names:
+                self._load_names(s)
+            counts = petitions.queue_counts(s, op, area=filters.area)
+            total = petitions.count_petitions(s, op, **args)
+            marker = petitions.change_marker(s)
+            loaded: dict[int, list[Row]] = {}
+            after: str | None = None
+            first_page = min(first_page, max(total - 1, 0) // page_size)
+            for k in range(first_page, first_page + pages):
+                if k * page_size >= total:
+                    break
+                if after is None:
+                    rows = petitions.list_petitions(s, op, limit=page_size, offset=k * page_size, **args)
+                else:
+                    rows = petitions.list_petitions(s, op, limit=page_size, after=after, **args)
+                loaded[k] = [self._row(d) for d in rows]
+                if not rows:
+                    break
+                after = rows[-1]["number"]
+            follow_index = None
+            if follow:
+                for k, rows_k in loaded.items():
+                    for i, r in enumerate(rows_k):
+                        if r.number == follow:
+                            follow_index = k * page_size + i
+            return Snapshot(total, counts, loaded, marker, follow_index, self.operator_info(op))
+
+    def page(self, filters: Filters, *, after: str | None, offset: int | None, limit: int) -> list[Row]:
+        from baiyin_cli.services import petitions
+
+        with self.session() as (s, op):
+            rows = petitions.list_petitions(
+                s,
+                op,
+                limit=limit,
+                after=after,
+                offset=offset if after is None else None,
+                **filters.service_args(),
+            )
+            return [self._row(d) for d in rows]
+
+    def marker(self) -> Any:
+        """A value that changes whenever any petition changes (the refresh timer polls it)."""
+        from baiyin_cli.services import petitions
+
+        with self.session() as (s, _op):
+            return petitions.change_marker(s)
+
+    # ------------------------------------------------------------ pure checks (UI thread)
+
+    def clock(self, row: Row, now: datetime) -> dict[str, Any]:
+        """Urgency and the running deadline of a row as of `now` (the service's rule, no query)."""
+        from baiyin_cli.services import petitions
+
+        c = petitions.clock(row.data, now)
+        nxt = c.get("next_due")
+        kind = None
+        due = None
+        if nxt is not None:
+            kind = "contact" if row.data.get("contacted_at") is None else "resolve"
+            due = datetime.fromisoformat(nxt)
+        urgency = c["state"] if nxt is not None else "stopped"
+        return {"urgency": urgency, "kind": kind, "due": due}
+
+    def allowed(self, data: dict[str, Any] | None) -> list[str]:
+        from baiyin_cli.services import petitions
+
+        if data is None or self._op is None:
+            return []
+        return petitions.allowed_events(self._op, data)
+
+    # ------------------------------------------------------------ one petition
+
+    def detail(self, number: str, *, reveal: bool = False) -> dict[str, Any]:
+        """The petition with history and reporters, its household and its duplicate candidates.
+
+        With `reveal` the services check the role and write the audit entries (one transaction).
+        """
+        from baiyin_cli.errors import GridError
+        from baiyin_cli.services import petitions, registry
+
+        with self.session(write=reveal) as (s, op):
+            d = petitions.show_petition(s, op, number, reveal=reveal)
+            d["similar"] = petitions.similar_petitions(s, op, number)
+            d["household_detail"] = None
+            if d.get("household"):
+                try:
+                    d["household_detail"] = registry.show_household(s, op, d["household"], reveal=reveal)
+                except GridError as exc:
+                    if reveal:
+                        raise
+                    d["household_error"] = exc.text()
+            d["revealed"] = reveal
+            return d
+
+    def apply(
+        self, number: str, event: str, *, expected_version: int | None, note: str | None = None, **data: Any
+    ) -> dict[str, Any]:
+        from baiyin_cli.services import petitions
+
+        with self.session(write=True) as (s, op):
+            return petitions.apply(s, op, number, event, note=note, expected_version=expected_version, **data)
+
+    def current(self, number: str) -> dict[str, Any]:
+        """The petition as it is now (after a conflict: what the other terminal did)."""
+        from baiyin_cli.services import petitions
+
+        with self.session() as (s, op):
+            return petitions.show_petition(s, op, number)
+
+    def similar(self, number: str) -> list[dict[str, Any]]:
+        """Open petitions that look like this one (duplicate candidates)."""
+        from baiyin_cli.services import petitions
+
+        with self.session() as (s, op):
+            return petitions.similar_petitions(s, op, number)
+
+    # ------------------------------------------------------------ pickers
+
+    def workers(self, *, area: str | None = None, grid_first: str | None = None) -> list[dict[str, Any]]:
+        """Grid workers with their open load, overdue count and minutes walked today."""
+        from baiyin_cli.services import workload
+
+        with self.session() as (s, op):
+            return workload.worker_load(s, op, area=area, grid_first=grid_first)
+
+    def departments(self) -> list[dict[str, Any]]:
+        from baiyin_cli.services import org
+
+        with self.session() as (s, _op):
+            return [d for d in org.list_depts(s) if d.get("active", True)]
+
+    def areas(self, level: str, under: str | None = None) -> list[dict[str, Any]]:
+        from baiyin_cli.services import org
+
+        with self.session() as (s, op):
+            scope = op.scope
+            if under is None and scope is not None:
+                under = scope
+            return org.list_areas(s, level=level, under=under)
+
+    @staticmethod
+    def categories() -> list[tuple[str, str]]:
+        from baiyin_cli import config
+        from baiyin_cli.services import petitions
+
+        cfg = config.load()
+        return [(code, cfg.label("categories", code)) for code in petitions.categories()]
+
+    @staticmethod
+    def now() -> datetime:
+        return timeutil.now()

@@ -1,0 +1,1 @@
+"""Screens of the triage app: the queue, one petition, help, forms and pickers."""

@@ -1,0 +1,1 @@
+"""Widgets of the triage app: the virtual queue, the summary, the key bar, the workers panel."""

@@ -1,0 +1,428 @@
+"""The petition queue: a virtual list over any number of petitions.
+
+Only what is on screen exists as text. The widget knows the total count and keeps a small
+cache of *pages* (PAGE_SIZE rows in urgency order); `render_line` draws a row from the cache
+or a placeholder, and the pages around the viewport are fetched by thread workers:
+
+* page k follows page k-1 by a keyset cursor (`after=` the last row's (due, id) position),
+  so scrolling reads an index range, never an OFFSET scan; a jump (End, a far PageDown)
+  asks by offset once and goes on by cursor from there;
+* a *snapshot* (total, header counts and the pages under the viewport, read in one
+  transaction) replaces the cache atomically on every refresh, so the rows never flicker
+  and the cursor stays on the petition it was on;
+* every result carries the generation it was asked for; anything older than the current
+  query is dropped (filters typed quickly never show stale rows).
+
+Moving the cursor touches no database: a keypress repaints two lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.worker import Worker, WorkerState
+
+from baiyin_cli import timeutil
+from baiyin_cli.i18n import L
+from baiyin_cli.tui import fmt
+from baiyin_cli.tui.gateway import Filters, Gateway, Row, Snapshot
+
+PAGE_SIZE = 100
+MAX_PAGES = 40  # rows kept in memory: at most 4,000
+MAX_INFLIGHT = 3
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    zh: str
+    en: str
+    width: int  # 0: takes the rest
+    right: bool = False
+
+    @property
+    def title(self) -> str:
+        return L(self.zh, self.en)
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("mark", "", "", 2),
+    Column("number", "编号", "Number", 17),
+    Column("category", "类别", "Category", 13),
+    Column("grid", "网格", "Grid", 15),
+    Column("assignee", "承办人", "Assignee", 9),
+    Column("status", "状态", "State", 13),
+    Column("countdown", "时限", "Deadline", 16),
+    Column("text", "内容", "Text", 0),
+)
+
+MARKS = {"overdue": "●", "due_soon": "●", "on_time": "●", "stopped": "○"}
+
+
+def layout(width: int) -> list[tuple[Column, int]]:
+    """Each column with its width at this terminal width (the text column takes the rest)."""
+    fixed = sum(c.width + 1 for c in COLUMNS if c.width)
+    rest = max(width - fixed, 8)
+    return [(c, c.width or rest) for c in COLUMNS]
+
+
+def header_text(width: int) -> str:
+    return " ".join(fmt.fit(c.title, w) for c, w in layout(width))[:width]
+
+
+class PetitionQueue(ScrollView, can_focus=True):
+    """A virtual list of petitions in urgency order."""
+
+    DEFAULT_CSS = """
+    PetitionQueue {
+        overflow-x: hidden;
+        overflow-y: scroll;
+        scrollbar-size-vertical: 1;
+    }
+    """
+
+    COMPONENT_CLASSES = {
+        "petition-queue--cursor",
+        "petition-queue--overdue",
+        "petition-queue--due_soon",
+        "petition-queue--on_time",
+        "petition-queue--stopped",
+        "petition-queue--loading",
+        "petition-queue--dim",
+    }
+
+    cursor: reactive[int] = reactive(0, repaint=False)
+
+    class Highlighted(Message):
+        """The cursor is on another petition (or on none)."""
+
+        def __init__(self, row: Row | None) -> None:
+            super().__init__()
+            self.row = row
+
+    class Selected(Message):
+        """Enter on a petition."""
+
+        def __init__(self, row: Row) -> None:
+            super().__init__()
+            self.row = row
+
+    class Loaded(Message):
+        """A snapshot arrived: the total and the header counts."""
+
+        def __init__(self, snapshot: Snapshot) -> None:
+            super().__init__()
+            self.snapshot = snapshot
+
+    class Failed(Message):
+        """A load failed with a user error (the text is already localised)."""
+
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    def __init__(self, gateway: Gateway, filters: Filters, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.gateway = gateway
+        self.filters = filters
+        self.now: datetime = timeutil.now()
+        self.total: int | None = None
+        self._gen = 0
+        self._pages: dict[int, list[Row]] = {}
+        self._inflight: set[int] = set()
+        self._follow: str | None = None  # the petition number the cursor should stay on
+        self._last_highlight: object = object()
+        self.on_clock: Callable[[Row, datetime], dict[str, Any]] = gateway.clock
+
+    # ------------------------------------------------------------ data
+
+    @property
+    def generation(self) -> int:
+        return self._gen
+
+    def row_at(self, index: int) -> Row | None:
+        page, i = divmod(index, PAGE_SIZE)
+        rows = self._pages.get(page)
+        if rows is None or i >= len(rows):
+            return None
+        return rows[i]
+
+    @property
+    def current(self) -> Row | None:
+        if not self.total:
+            return None
+        return self.row_at(self.cursor)
+
+    def set_filters(self, filters: Filters) -> None:
+        """A new query: start from the top."""
+        self.filters = filters
+        self._gen += 1
+        self._pages.clear()
+        self._inflight.clear()
+        self._follow = None
+        self.total = None
+        self.cursor = 0
+        self.scroll_to(y=0, animate=False, immediate=True)
+        self._set_virtual_height(0)
+        self.refresh()
+        self._load_snapshot()
+
+    def reload(self) -> None:
+        """The same query again (after an action, on the refresh timer): keep the place."""
+        cur = self.current
+        if cur is not None:
+            self._follow = cur.number
+        self._load_snapshot()
+
+    def _window(self) -> tuple[int, int]:
+        top = int(self.scroll_offset.y)
+        height = max(self.size.height, 1)
+        first = top // PAGE_SIZE
+        last = (top + height) // PAGE_SIZE
+        return first, last - first + 1
+
+    def _load_snapshot(self) -> None:
+        gen = self._gen
+        first, count = self._window()
+        filters = self.filters
+        follow = self._follow
+
+        def job() -> tuple[int, Snapshot]:
+            return gen, self.gateway.snapshot(
+                filters, first_page=first, pages=count, page_size=PAGE_SIZE, follow=follow
+            )
+
+        self.run_worker(
+            job, name="snapshot", group="queue-snapshot", thread=True, exclusive=True, exit_on_error=False
+        )
+
+    def _want_pages(self) -> None:
+        if self.total is None or self.total == 0:
+            return
+        top = int(self.scroll_offset.y)
+        height = max(self.size.height, 1)
+        first = max(top // PAGE_SIZE - 1, 0)
+        last = min((top + height) // PAGE_SIZE + 1, (self.total - 1) // PAGE_SIZE)
+        # The visible pages first, then the neighbours.
+        visible = range(top // PAGE_SIZE, min((top + height) // PAGE_SIZE, last) + 1)
+        order = list(visible) + [p for p in range(first, last + 1) if p not in visible]
+        for page in order:
+            if len(self._inflight) >= MAX_INFLIGHT:
+                break
+            if page in self._pages or page in self._inflight:
+                continue
+            self._fetch_page(page)
+
+    def _fetch_page(self, page: int) -> None:
+        gen = self._gen
+        prev = self._pages.get(page - 1)
+        after = prev[-1].position if prev and len(prev) == PAGE_SIZE else None
+        filters = self.filters
+        self._inflight.add(page)
+
+        def job() -> tuple[int, int, list[Row]]:
+            rows = self.gateway.page(
+                filters, after=after, offset=None if after else page * PAGE_SIZE, limit=PAGE_SIZE
+            )
+            return gen, page, rows
+
+        self.run_worker(job, name="page", group="queue-pages", thread=True, exit_on_error=False)
+
+    def _evict(self) -> None:
+        if len(self._pages) <= MAX_PAGES:
+            return
+        here = int(self.scroll_offset.y) // PAGE_SIZE
+        for page in sorted(self._pages, key=lambda p: abs(p - here), reverse=True)[
+            : len(self._pages) - MAX_PAGES
+        ]:
+            del self._pages[page]
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker.group not in ("queue-snapshot", "queue-pages"):
+            return
+        event.stop()
+        if event.state == WorkerState.ERROR:
+            if worker.group == "queue-pages":
+                self._inflight.clear()
+            self.post_message(self.Failed(self.gateway.error_text(worker.error)))
+            return
+        if event.state != WorkerState.SUCCESS or worker.result is None:
+            return
+        if worker.group == "queue-snapshot":
+            gen, snap = worker.result
+            if gen == self._gen:
+                self._apply_snapshot(snap)
+        else:
+            gen, page, rows = worker.result
+            self._inflight.discard(page)
+            if gen == self._gen:
+                self._pages[page] = rows
+                self._evict()
+                self.refresh()
+                self._announce()
+                self._want_pages()
+
+    def _apply_snapshot(self, snap: Snapshot) -> None:
+        self.total = snap.total
+        self._pages = dict(snap.pages)
+        self._inflight.clear()
+        self._set_virtual_height(snap.total)
+        if self._follow is not None and snap.follow_index is not None:
+            self.cursor = snap.follow_index
+        self._follow = None
+        self.cursor = min(self.cursor, max(snap.total - 1, 0))
+        self._scroll_cursor_into_view()
+        self.refresh()
+        self.post_message(self.Loaded(snap))
+        self._announce(force=True)
+        self._want_pages()
+
+    def _set_virtual_height(self, rows: int) -> None:
+        self.virtual_size = Size(self.size.width, rows)
+
+    # ------------------------------------------------------------ moving
+
+    def validate_cursor(self, value: int) -> int:
+        if not self.total:
+            return 0
+        return max(0, min(value, self.total - 1))
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        top = int(self.scroll_offset.y)
+        self.refresh_line(old)
+        self.refresh_line(new)
+        del top
+        self._scroll_cursor_into_view()
+        self._announce()
+
+    def _scroll_cursor_into_view(self) -> None:
+        height = self.size.height
+        if height <= 0:
+            return
+        top = int(self.scroll_offset.y)
+        if self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False, immediate=True)
+        elif self.cursor >= top + height:
+            self.scroll_to(y=self.cursor - height + 1, animate=False, immediate=True)
+
+    def _announce(self, force: bool = False) -> None:
+        row = self.current
+        key = (row.number, row.version, row.status) if row else None
+        if force or key != self._last_highlight:
+            self._last_highlight = key
+            self.post_message(self.Highlighted(row))
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        self._want_pages()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._set_virtual_height(self.total or 0)
+        self._want_pages()
+
+    def move(self, delta: int) -> None:
+        self.cursor = self.cursor + delta
+
+    def move_page(self, direction: int) -> None:
+        step = max(self.size.height - 1, 1)
+        self.cursor = self.cursor + direction * step
+
+    def move_edge(self, end: bool) -> None:
+        self.cursor = (self.total or 1) - 1 if end else 0
+
+    def tick(self, now: datetime) -> None:
+        """The clock moved: repaint the countdowns (no query)."""
+        self.now = now
+        self.refresh()
+
+    def on_click(self, event: events.Click) -> None:
+        index = int(self.scroll_offset.y) + event.y
+        if self.total and 0 <= index < self.total:
+            if index == self.cursor and event.chain >= 2 and self.current is not None:
+                self.post_message(self.Selected(self.current))
+            self.cursor = index
+
+    def select_current(self) -> None:
+        if self.current is not None:
+            self.post_message(self.Selected(self.current))
+
+    # ------------------------------------------------------------ drawing
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        index = int(self.scroll_offset.y) + y
+        base = self.rich_style
+        if self.total is None:
+            if y == 0:
+                return self._plain(L("正在加载…", "Loading…"), width, "petition-queue--loading")
+            return Strip.blank(width, base)
+        if self.total == 0:
+            if y == 0:
+                return self._plain(
+                    L("没有符合条件的诉求", "No petitions match"), width, "petition-queue--dim"
+                )
+            return Strip.blank(width, base)
+        if index >= self.total:
+            return Strip.blank(width, base)
+        row = self.row_at(index)
+        if row is None:
+            return self._plain("  " + "·" * 3, width, "petition-queue--loading")
+        return self._row_strip(row, index, width)
+
+    def _plain(self, text: str, width: int, component: str) -> Strip:
+        style = self.rich_style + self.get_component_rich_style(component)
+        return Strip([Segment(fmt.fit(text, width), style)], width)
+
+    def _row_strip(self, row: Row, index: int, width: int) -> Strip:
+        clock = self.on_clock(row, self.now)
+        urgency = clock.get("urgency", "stopped")
+        base = self.rich_style
+        cursor = index == self.cursor
+        if cursor:
+            base = base + self.get_component_rich_style("petition-queue--cursor")
+            if not self.has_focus:
+                base = base + Style(dim=True)
+        tone = self.get_component_rich_style(f"petition-queue--{urgency}", partial=True)
+        dim = self.get_component_rich_style("petition-queue--dim", partial=True)
+        segments: list[Segment] = []
+        for col, w in layout(width):
+            style = base
+            if col.key == "mark":
+                text = MARKS.get(urgency, " ")
+                style = base + tone
+            elif col.key == "number":
+                text = row.number
+            elif col.key == "category":
+                text = row.category_label
+            elif col.key == "grid":
+                text = row.grid_label
+            elif col.key == "assignee":
+                text = row.assignee_label or "—"
+                if not row.assignee_label:
+                    style = base + dim
+            elif col.key == "status":
+                text = row.status_label
+            elif col.key == "countdown":
+                text = fmt.countdown(clock.get("kind"), clock.get("due"), self.now)
+                style = base + tone
+                if not text:
+                    text = row.waiting_label
+                    style = base + dim
+            else:
+                text = row.summary
+            segments.append(Segment(fmt.fit(text, w), style))
+            segments.append(Segment(" ", base))
+        strip = Strip(segments[:-1])
+        return strip.adjust_cell_length(width, base)

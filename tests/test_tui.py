@@ -1,0 +1,677 @@
+"""grid triage, driven through Textual's pilot against the real database (SQLite and PostgreSQL).
+
+Every action is asserted in the database afterwards (through `grid petition show --json`), not
+only on screen. The clock is fixed (GRID_NOW), so countdowns and snapshots are deterministic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+
+NOW = "2026-03-16 10:00"
+C1, C2 = "620402001001", "620402001002"
+G11, G12, G21 = "620402001001001", "620402001001002", "620402001002001"
+
+
+# ---------------------------------------------------------------- data
+
+
+def file(grid, text: str, category: str, grid_code: str, at: str, *extra: str, who: str = "sec1") -> str:
+    r = grid(
+        "--as",
+        who,
+        "petition",
+        "file",
+        "--text",
+        text,
+        "--category",
+        category,
+        "--channel",
+        "qr",
+        "--grid",
+        grid_code,
+        "--at",
+        at,
+        *extra,
+        "--json",
+    )
+    return r.json()["number"]
+
+
+def show(grid, number: str) -> dict[str, Any]:
+    return grid("--as", "admin", "petition", "show", number, "--json").json()
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    monkeypatch.setenv("GRID_NOW", NOW)
+    yield
+    from baiyin_cli.i18n import set_lang
+
+    set_lang(None)
+
+
+@pytest.fixture
+def queue_city(grid, city, clock) -> dict[str, str]:
+    """Five petitions in 新华社区 (sec1), two in 兴华社区 (sec2), in a known urgency order.
+
+    Filed through the services in one transaction (the CLI verbs have their own tests).
+    """
+    from baiyin_cli import store, timeutil
+    from baiyin_cli.services import petitions
+    from baiyin_cli.services.access import load_operator
+
+    def at(value: str):  # type: ignore[no-untyped-def]
+        return timeutil.parse_time(value)
+
+    with store.session(write=True) as s:
+        sec1, sec2, wg12 = (load_operator(s, u) for u in ("sec1", "sec2", "wg12"))
+
+        def new(op, text: str, category: str, grid_code: str, when: str, **kw: Any) -> str:  # type: ignore[no-untyped-def]
+            return petitions.file_petition(
+                s, op, text=text, category=category, channel="qr", grid=grid_code, at=at(when), **kw
+            )["number"]
+
+        p = {
+            "manhole": new(
+                sec1,
+                "人民路12号门口井盖破损，夜间很危险",
+                "hazard_manhole",
+                G11,
+                "2026-03-16 09:00",
+                address="人民路12号",
+                phone="13912345678",
+            ),
+            "dispute": new(sec1, "楼上漏水，邻里协商不成", "dispute_neighbour", G12, "2026-03-13 09:00"),
+            "consult": new(sec1, "咨询低保申请需要哪些材料", "consultation", G11, "2026-03-16 09:50"),
+            "light": new(sec1, "公园路路灯不亮已经一周", "hazard_streetlight", G12, "2026-03-12 15:00"),
+            "garbage": new(sec1, "小区垃圾清运不及时", "environment", G11, "2026-03-16 09:35"),
+            "water": new(sec2, "孤寡老人家里停水两天", "water_heating", G21, "2026-03-16 08:00"),
+            "noise": new(sec2, "夜间施工噪音扰民", "complaint", G21, "2026-03-15 22:00"),
+        }
+        petitions.apply(s, sec1, p["dispute"], "assign", to="wg12", at=at("2026-03-13 09:05"))
+        petitions.apply(
+            s, wg12, p["dispute"], "contact", how="phone", outcome="约好上门", at=at("2026-03-13 09:20")
+        )
+        petitions.apply(s, sec1, p["light"], "assign", to="wg12", at=at("2026-03-12 15:05"))
+    return p
+
+
+# ---------------------------------------------------------------- driving the app
+
+
+async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
+    """Wait until no worker runs (a finished worker may start the next one, so loop)."""
+    app = pilot.app
+    quiet = 0
+    for _ in range(2000):
+        await pilot.pause(0.005 if quiet else 0.01)
+        busy = any(w.is_running or w.state.name == "PENDING" for w in app.workers)
+        quiet = 0 if busy else quiet + 1
+        if quiet >= 3:
+            return
+    raise AssertionError("workers never settled")
+
+
+@asynccontextmanager
+async def triage(username: str, *, lang: str = "zh", refresh: float = 3600, **kw: Any) -> AsyncIterator[Any]:
+    from baiyin_cli.tui.app import TriageApp
+
+    app = TriageApp(username, lang=lang, refresh_seconds=refresh, **kw)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        yield app, pilot
+
+
+def numbers(app) -> list[str]:  # type: ignore[no-untyped-def]
+    q = app.screen.queue
+    return [q.row_at(i).number for i in range(q.total or 0)]
+
+
+def screen_text(app) -> str:  # type: ignore[no-untyped-def]
+    from rich.console import Console
+
+    console = Console(
+        width=app.size.width,
+        height=app.size.height,
+        file=io.StringIO(),
+        force_terminal=True,
+        record=True,
+        legacy_windows=False,
+        safe_box=False,
+    )
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    return console.export_text()
+
+
+async def search(pilot, text: str) -> None:  # type: ignore[no-untyped-def]
+    await pilot.press("slash")
+    await pilot.pause()
+    box = pilot.app.screen.query_one("#search")
+    assert box.has_focus
+    box.value = text
+    await pilot.press("enter")
+    await settle(pilot)
+    assert not box.has_focus
+
+
+def run(coro) -> None:  # type: ignore[no-untyped-def]
+    asyncio.run(coro)
+
+
+# ---------------------------------------------------------------- the queue
+
+
+def test_queue_is_urgency_ordered_with_counts_and_scope(grid, queue_city):
+    p = queue_city
+
+    async def scenario() -> None:
+        async with triage("sec1") as (app, pilot):
+            # Overdue first (the longest overdue first), then the nearest running deadline.
+            # The scope: 新华社区 only.
+            assert numbers(app) == [p["light"], p["manhole"], p["garbage"], p["consult"], p["dispute"]]
+            text = screen_text(app)
+            assert "在办 5" in text and "超期 2" in text and "待回访 1" in text and "已上报 0" in text
+            assert p["water"] not in text and p["noise"] not in text
+            # CJK columns line up: every row's number starts at the same cell as the header's.
+            lines = [ln for ln in text.splitlines() if "BY-" in ln]
+            assert len({ln.index("BY-") for ln in lines}) == 1
+            assert "新华社区" in text and "网格12" in text and "赵网格" in text
+        async with triage("sec2") as (app, pilot):
+            assert sorted(numbers(app)) == sorted([p["water"], p["noise"]])
+            await search(pilot, p["manhole"])
+            assert numbers(app) == []  # another community's petition stays invisible, even by number
+
+    run(scenario())
+
+
+def test_filters_search_and_toggles(grid, queue_city):
+    p = queue_city
+
+    async def scenario() -> None:
+        async with triage("sec1") as (app, pilot):
+            await search(pilot, "人民路")  # the address
+            assert numbers(app) == [p["manhole"]]
+            await search(pilot, "5678")  # the masked phone's last four digits
+            assert numbers(app) == [p["manhole"]]
+            await search(pilot, "垃圾")
+            assert numbers(app) == [p["garbage"]]
+            await pilot.press("escape")
+            await settle(pilot)
+            assert len(numbers(app)) == 5
+            await pilot.press("O")  # overdue
+            await settle(pilot)
+            assert numbers(app) == [p["light"], p["manhole"]]
+            await pilot.press("O", "C")  # off, then awaiting callback
+            await settle(pilot)
+            assert numbers(app) == [p["light"]]
+            await pilot.press("C", "M")  # mine: what waits on the secretary (to dispatch)
+            await settle(pilot)
+            assert set(numbers(app)) == {p["manhole"], p["garbage"], p["consult"]}
+            await pilot.press("M", "K")  # by category: a picker narrowed by typing
+            await settle(pilot)
+            app.screen.query_one("#picker-filter").value = "井盖"
+            await pilot.pause()
+            await pilot.press("enter")
+            await settle(pilot)
+            assert numbers(app) == [p["manhole"]]
+            await pilot.press("escape")
+            await settle(pilot)
+            await pilot.press("R")  # by grid
+            await settle(pilot)
+            app.screen.query_one("#picker-filter").value = "网格12"
+            await pilot.pause()
+            await pilot.press("enter")
+            await settle(pilot)
+            assert set(numbers(app)) == {p["light"], p["dispute"]}
+
+    run(scenario())
+
+
+def test_detail_shows_fields_deadlines_history_and_similar(grid, queue_city):
+    p = queue_city
+    dup = file(grid, "人民路12号门口井盖破损夜间很危险！", "hazard_manhole", G11, "2026-03-16 09:10")
+
+    async def scenario() -> None:
+        async with triage("sec1") as (app, pilot):
+            await search(pilot, p["manhole"])
+            await pilot.press("enter")
+            await settle(pilot)
+            assert app.screen.id == "detail-screen"
+            text = screen_text(app)
+            assert p["manhole"] in text and "井盖破损" in text and "待派单" in text
+            assert "139****5678" in text and "13912345678" not in text  # masked
+            assert "回访时限" in text and "已超期" in text and "-00:30:00" in text and "办结时限" in text
+            assert "受理" in text and "李书记" in text  # the history: filed by sec1
+            assert dup in text  # a duplicate candidate
+            await pilot.press("escape")
+            await settle(pilot)
+            assert app.screen.id == "queue-screen"
+
+    run(scenario())
+
+
+def test_reveal_is_audited(grid, queue_city):
+    p = queue_city
+
+    async def scenario() -> None:
+        async with triage("sec1") as (app, pilot):
+            await search(pilot, p["manhole"])
+            await pilot.press("enter")
+            await settle(pilot)
+            await pilot.press("v")
+            await settle(pilot)
+            assert "13912345678" in screen_text(app)
+
+    run(scenario())
+    entries = grid("--as", "admin", "audit", "list", "--json").json()
+    assert any(
+        e["action"] == "petition.reveal" and e["entity_key"] == p["manhole"] and e["actor"] == "sec1"
+        for e in entries
+    )
+
+
+# ---------------------------------------------------------------- actions, asserted in the database
+
+
+async def choose(pilot, *values: str) -> None:  # type: ignore[no-untyped-def]
+    """Fill the open form: text values go into the focused input, "" accepts the highlighted choice."""
+    from textual.widgets import Input
+
+    await settle(pilot)
+    for value in values:
+        focused = pilot.app.focused
+        if isinstance(focused, Input):
+            focused.value = value
+        await pilot.press("enter")
+        await pilot.pause()
+    await settle(pilot)
+
+
+def test_assign_from_the_queue_picks_a_worker_of_the_grid_first(grid, queue_city):
+    p = queue_city
+
+    async def scenario() -> None:
+        async with triage("sec1") as (app, pilot):
+            await search(pilot, p["manhole"])
+            await pilot.press("a")
+            await settle(pilot)
+            options = app.screen.query_one("#field-to")
+            first = str(options.get_option_at_index(0).prompt)
+            assert first.startswith("★") and "张网格" in first  # wg11: the petition's own grid
+            await choose(pilot, "", "")  # the highlighted worker, no note
+            assert "派给 张网格" in screen_text(app) or app.screen.queue.current.assignee_label == "张网格"
+
+    run(scenario())
+    after = show(grid, p["manhole"])
+    assert after["status"] == "assigned" and after["assignee"] == "wg11"
+    assert after["history"][-1]["actor"] == "sec1"
+
+
+def test_callback_escalate_resolve_rate_unsatisfied_reopens_then_close(grid, queue_city):
+    p = queue_city
+    n = p["manhole"]
+    grid("--as", "sec1", "petition", "assign", n, "--to", "wg11")
+
+    async def worker_calls_back() -> None:
+        async with triage("wg11") as (app, pilot):
+            # A grid worker's scope is their grid.
+            assert set(numbers(app)) == {p["manhole"], p["consult"], p["garbage"]}
+            await search(pilot, n)
+            await pilot.press("c")
+            await choose(pilot, "", "已电话联系，下午上门", "")
+            await pilot.press("s")  # start working on it
+            await choose(pilot, "")
+
+    run(worker_calls_back())
+    after = show(grid, n)
+    assert after["status"] == "in_progress" and after["contacted_at"]
+    assert after["history"][-2]["data"]["how"] == "phone"
+
+    async def secretary() -> None:
+        async with triage("sec1") as (app, pilot):
+            await search(pilot, n)
+            await pilot.press("enter")  # from the detail screen this time
+            await settle(pilot)
+            await pilot.press("e")
+            await choose(pilot, "", "需要住建部门更换井盖", "")
+            assert show(grid, n)["status"] == "escalated"
+            await pilot.press("d")
+            await choose(pilot, "已更换新井盖", "")
+            assert show(grid, n)["status"] == "resolved"
+            await pilot.press("t")
+            await settle(pilot)
+            await pilot.press("down", "down")  # unsatisfied
+            await choose(pilot, "", "井盖还是松的", "")
+            reopened = show(grid, n)
+            assert reopened["status"] == "in_progress" and reopened["rating"] == "unsatisfied"
+            await pilot.press("d")
+            await choose(pilot, "已加固", "")
+            await pilot.press("t")
+            await choose(pilot, "", "", "")  # satisfied
+            await pilot.press("x")
+            await choose(pilot, "")
+            text = screen_text(app)
+            assert "已结案" in text
+
+    run(secretary())
+    done = show(grid, n)
+    assert done["status"] == "closed" and done["rating"] == "satisfied" and done["dept"] == "sifa"
+    events = [h["event"] for h in done["history"]]
+    assert events == [
+        "file",
+        "assign",
+        "contact",
+        "start",
+        "escalate",
+        "resolve",
+        "rate",
+        "resolve",
+        "rate",
+        "close",
+    ]
+
+
+def test_actions_not_allowed_are_not_offered(grid, queue_city):
+    p = queue_city
+
+    async def scenario() -> None:
+        async with triage("sec1") as (app, pilot):
+            await search(pilot, p["manhole"])  # submitted: assign, reject, merge
+            shown = {b.binding.action for b in app.screen.active_bindings.values() if b.enabled}
+            assert (
+                "act('assign')" in shown and "act('resolve')" not in shown and "act('contact')" not in shown
+            )
+            await pilot.press("d")  # resolve is not possible: nothing opens
+            await settle(pilot)
+            assert app.screen.id == "queue-screen"
+        async with triage("view") as (app, pilot):  # a viewer reads only
+            shown = {b.binding.action for b in app.screen.active_bindings.values() if b.enabled}
+            assert not any(a.startswith("act(") for a in shown)
+
+    run(scenario())
+    assert show(grid, p["manhole"])["status"] == "submitted"
+
+
+def test_conflict_shows_the_other_change_and_reloads(grid, queue_city):
+    p = queue_city
+    n = p["manhole"]
+
+    async def scenario() -> None:
+        async with triage("sec1") as (app, pilot):
+            await search(pilot, n)
+            # Meanwhile, another terminal dispatches it.
+            grid("--as", "admin", "petition", "assign", n, "--to", "wg11")
+            await pilot.press("a")
+            await settle(pilot)
+            notes: list[str] = []
+            app.notify = lambda message, **kw: notes.append(str(message))  # type: ignore[method-assign]
+            await choose(pilot, "", "")
+            assert notes and "admin" in notes[0] and "派单" in notes[0]
+            assert app.screen.queue.current.assignee_label == "张网格"  # reloaded
+
+    run(scenario())
+    after = show(grid, n)
+    assert after["assignee"] == "wg11" and [h["actor"] for h in after["history"]] == ["sec1", "admin"]
+
+
+def test_a_second_terminal_is_seen_after_refresh(grid, queue_city):
+    async def scenario() -> None:
+        async with triage("sec1", refresh=0.2) as (app, pilot):
+            before = app.screen.queue.total
+            file(grid, "新的诉求：小区门口积水", "environment", G11, NOW)
+            for _ in range(100):
+                await pilot.pause(0.05)
+                if app.screen.queue.total == before + 1:
+                    break
+            assert app.screen.queue.total == before + 1
+            assert "在办 6" in screen_text(app)
+
+    run(scenario())
+
+
+def test_countdowns_tick_without_a_query(grid, queue_city, monkeypatch):
+    from sqlalchemy import event
+
+    from baiyin_cli import store
+
+    async def scenario() -> None:
+        async with triage("sec1") as (app, pilot):
+            assert "回访 -3天18:30" in screen_text(app)
+            statements: list[str] = []
+            eng = store.engine()
+
+            def count(*args: Any) -> None:
+                statements.append(args[2])
+
+            event.listen(eng, "before_cursor_execute", count)
+            try:
+                monkeypatch.setenv("GRID_NOW", "2026-03-16 10:00:07")
+                app._tick()
+                await pilot.pause()
+                text = screen_text(app)
+            finally:
+                event.remove(eng, "before_cursor_execute", count)
+            assert "-00:30:07" in text and "10:00:07" in text
+            assert statements == []
+
+    run(scenario())
+
+
+def test_workers_panel(grid, queue_city):
+    grid(
+        "--as",
+        "wg11",
+        "visit",
+        "log",
+        "--kind",
+        "info_gathering",
+        "--minutes",
+        "45",
+        "--at",
+        "2026-03-16 08:00",
+    )
+
+    async def scenario() -> None:
+        async with triage("sec1") as (app, pilot):
+            await pilot.press("w")
+            await settle(pilot)
+            text = screen_text(app)
+            assert "张网格" in text and "45/60" in text and "赵网格" in text
+
+    run(scenario())
+
+
+def test_english_and_help(grid, queue_city):
+    async def scenario() -> None:
+        async with triage("sec1", lang="en") as (app, pilot):
+            text = screen_text(app)
+            assert "Open 5" in text and "Overdue 2" in text and "call -3d 18:30" in text
+            await pilot.press("question_mark")
+            await settle(pilot)
+            text = screen_text(app)
+            assert "Keys" in text and "Assign" in text and "Search" in text
+
+    run(scenario())
+
+
+def test_command_palette_offers_the_actions(grid, queue_city):
+    p = queue_city
+
+    async def scenario() -> None:
+        async with triage("sec1") as (app, pilot):
+            await search(pilot, p["manhole"])
+            titles = [c.title for c in app.get_system_commands(app.screen)]
+            assert "派单" in titles and "搜索" in titles and "帮助" in titles and "办结" not in titles
+
+    run(scenario())
+
+
+def test_many_rows_page_in_by_keyset(grid, city, clock):
+    """More rows than one page: End shows the last petition, PageUp/PageDown and j/k move through them."""
+    from baiyin_cli import store
+    from baiyin_cli.services import petitions
+    from baiyin_cli.services.access import load_operator
+
+    with store.session(write=True) as s:
+        op = load_operator(s, "sec1")
+        for i in range(260):
+            petitions.file_petition(
+                s,
+                op,
+                text=f"第{i}号测试诉求 {i * 7919 % 1000}",
+                category="help",
+                channel="qr",
+                grid=G11 if i % 2 else G12,
+                at=petitions.timeutil.parse_time("2026-03-16 08:00") + petitions.timedelta(seconds=i),
+            )
+    with store.session() as s:
+        op = load_operator(s, "sec1")
+        everything = [d["number"] for d in petitions.list_petitions(s, op)]
+
+    async def scenario() -> None:
+        async with triage("sec1") as (app, pilot):
+            q = app.screen.queue
+            assert q.total == 260
+            await pilot.press("G")
+            await settle(pilot)
+            assert q.cursor == 259 and q.current.number == everything[-1]
+            await pilot.press("g", "pagedown", "pagedown", "pagedown")
+            await settle(pilot)
+            assert q.current.number == everything[q.cursor]
+            await pilot.press("j")
+            assert q.current.number == everything[q.cursor]
+            got = [q.row_at(i).number for i in range(260) if q.row_at(i) is not None]
+            assert got == [n for i, n in enumerate(everything) if q.row_at(i) is not None]
+
+    run(scenario())
+
+
+# ---------------------------------------------------------------- snapshots (SQLite: the picture is the same)
+
+
+@pytest.fixture
+def snapshot_city(backend, grid, queue_city):
+    if backend != "sqlite":
+        pytest.skip("one backend is enough for a picture")
+    return queue_city
+
+
+def _app(lang: str = "zh"):  # type: ignore[no-untyped-def]
+    from baiyin_cli.tui.app import TriageApp
+
+    return TriageApp("sec1", lang=lang, refresh_seconds=3600)
+
+
+def test_snapshot_queue(snapshot_city, snap_compare):
+    assert snap_compare(_app(), terminal_size=(120, 40), run_before=settle)
+
+
+def test_snapshot_detail(snapshot_city, snap_compare):
+    async def open_detail(pilot) -> None:  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        await pilot.press("j", "enter")
+        await settle(pilot)
+
+    assert snap_compare(_app(), terminal_size=(120, 40), run_before=open_detail)
+
+
+def test_snapshot_help(snapshot_city, snap_compare):
+    async def open_help(pilot) -> None:  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await settle(pilot)
+
+    assert snap_compare(_app(), terminal_size=(120, 40), run_before=open_help)
+
+
+# ---------------------------------------------------------------- the command
+
+
+def test_grid_triage_needs_an_operator(grid, city):
+    r = grid("triage", expect=4)
+    assert "--as" in r.stderr
+
+
+def test_grid_help_does_not_import_textual(env_dirs):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from baiyin_cli.cli.main import make_app; make_app(['--help']); "
+        "print('textual' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    r = subprocess.run(
+        [sys.executable, "-m", "baiyin_cli", "triage", "--help"], capture_output=True, text=True, check=True
+    )
+    assert "--demo" in r.stdout and "--area" in r.stdout
+
+
+# ---------------------------------------------------------------- the services the queue stands on
+
+
+def test_keyset_pages_counts_and_change_marker(grid, queue_city):
+    """list_petitions(after=) pages exactly like one long listing (NULL deadlines last); counts agree."""
+    from baiyin_cli import store, timeutil
+    from baiyin_cli.services import petitions
+    from baiyin_cli.services.access import load_operator
+
+    p = queue_city
+    with store.session(write=True) as s:
+        sec1 = load_operator(s, "sec1")
+        for i in range(12):
+            petitions.file_petition(
+                s,
+                sec1,
+                text=f"测试诉求{i}",
+                category="help",
+                channel="qr",
+                grid=G11,
+                at=timeutil.parse_time(f"2026-03-15 {8 + i:02d}:00"),
+            )
+        # Two petitions whose clock stopped (resolved, awaiting the rating): due_at is NULL.
+        for n in (p["garbage"], p["consult"]):
+            petitions.apply(s, sec1, n, "assign", to="wg11")
+            petitions.apply(s, load_operator(s, "wg11"), n, "contact", how="phone", outcome="已联系")
+            petitions.apply(s, sec1, n, "resolve", result="已处理")
+        marker = petitions.change_marker(s)
+    with store.session() as s:
+        sec1 = load_operator(s, "sec1")
+        whole = [d["number"] for d in petitions.list_petitions(s, sec1)]
+        assert whole[-2:] == sorted([p["garbage"], p["consult"]], key=whole.index)
+        paged: list[str] = []
+        after = None
+        while True:
+            page = [d["number"] for d in petitions.list_petitions(s, sec1, limit=4, after=after)]
+            if not page:
+                break
+            paged += page
+            after = page[-1]
+        assert paged == whole and len(whole) == 17
+        assert petitions.count_petitions(s, sec1) == 17
+        assert petitions.count_petitions(s, sec1, overdue=True) == len(
+            petitions.list_petitions(s, sec1, overdue=True)
+        )
+        counts = petitions.queue_counts(s, sec1)
+        assert counts == {"open": 17, "overdue": counts["overdue"], "awaiting_callback": 1, "escalated": 0}
+        assert counts["overdue"] == petitions.count_petitions(s, sec1, overdue=True) > 0
+        # Stopped states only: newest first, paged the same way.
+        done = [d["number"] for d in petitions.list_petitions(s, sec1, statuses=["resolved"])]
+        first = petitions.list_petitions(s, sec1, statuses=["resolved"], limit=1)[0]["number"]
+        rest = [d["number"] for d in petitions.list_petitions(s, sec1, statuses=["resolved"], after=first)]
+        assert [first, *rest] == done and len(done) == 2
+        assert petitions.similar_petitions(s, sec1, p["manhole"]) == []
+    grid("--as", "sec1", "petition", "assign", p["manhole"], "--to", "wg11")
+    with store.session() as s:
+        assert petitions.change_marker(s) > marker
+        sec2 = load_operator(s, "sec2")
+        assert petitions.count_petitions(s, sec2, text=p["manhole"]) == 0
+        assert petitions.queue_counts(s, sec2)["open"] == 2

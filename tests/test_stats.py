@@ -260,3 +260,34 @@ def test_sql_month_bucket_matches_python(grid, data):
     for number, filed, m in rows:
         assert m == timeutil.local(filed).strftime("%Y-%m"), number
     assert len(rows) == len(cc.PETITIONS)
+
+
+def test_the_configured_time_zone_decides_the_month(grid, data, monkeypatch):
+    from baiyin_cli import timeutil
+
+    # timeutil.zone() caches the zone for the process (a real `grid` reads GRID_TZ once).
+    timeutil.zone.cache_clear()
+    monkeypatch.setenv("GRID_TZ", "UTC")  # 00:30 on 1 March in Baiyin is 16:30 on 28 February in UTC
+    try:
+        months = {g["key"]: g["filed"] for g in stats(grid, "--by", "month")["groups"]}
+    finally:
+        monkeypatch.delenv("GRID_TZ")
+        timeutil.zone.cache_clear()
+    assert months == {"2026-01": 1, "2026-02": 3, "2026-03": 9}
+
+
+# ---------------------------------------------------------------- visits: the visits service's own figures
+
+
+def test_stats_visits_is_visit_stats(grid, data, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "160")
+    args = ("--from", "2026-03-01", "--to", "2026-03-20")
+    mine = grid(*A, "stats", "visits", "--area", cc.C1, *args, "--json").json()
+    theirs = grid(*A, "visit", "stats", "--community", cc.C1, *args, "--json").json()
+    assert mine == theirs
+    assert mine["totals"]["visits"] == 5 and mine["totals"]["minutes"] == 265
+    one = grid("--as", "wg11", "stats", "visits", "--worker", "wg11", *args, "--json").json()
+    assert one["totals"]["days_met"] == 2  # 10 March (60 min) and 19 March (70 min)
+    human = grid(*A, "stats", "visits", "--area", cc.C1, *args)
+    assert "张网格" in human.stdout
+    grid("--as", "dsifa", "stats", "visits", expect=4)

@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from baiyin_cli.services.checklists import Chart, Column, Document, Table
 
 CSS = """\
-@page { size: A4 %(orientation)s; margin: 12mm 10mm 14mm; }
+@page { size: A4 %(orientation)s; margin: 12mm 10mm 14mm;
+        @bottom-center { content: "%(page_text)s"; font-size: 8pt; } }
 * { box-sizing: border-box; }
 body { font-family: "Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", "SimSun", sans-serif;
        font-size: 10pt; color: #000; margin: 0 auto; max-width: %(max_width)s; }
@@ -28,16 +29,19 @@ h2 { font-size: 12pt; margin: 12pt 0 4pt; }
 .meta { display: flex; justify-content: space-between; font-size: 9.5pt; margin: 2pt 0; }
 .generated { text-align: right; font-size: 9pt; color: #333; margin: 0 0 6pt; }
 table { border-collapse: collapse; width: 100%%; margin: 0 0 8pt; }
-th, td { border: 0.6pt solid #000; padding: 2pt 4pt; vertical-align: middle; word-break: break-all; }
+th, td { border: 0.6pt solid #000; padding: 2pt 3pt; vertical-align: middle; overflow-wrap: anywhere; }
+table.data { font-size: %(table_font)s; }
 th { background: #e6e6e6; font-weight: bold; text-align: center; }
 thead { display: table-header-group; }
 tfoot td { font-weight: bold; }
 tr { page-break-inside: avoid; break-inside: avoid; }
 td.num { text-align: right; white-space: nowrap; }
+td.nowrap { white-space: nowrap; }
 td.mid { text-align: center; white-space: nowrap; }
 tr.tall td { height: 2.6em; }
-table.figures { width: auto; min-width: 40%%; }
-table.figures td:first-child { padding-right: 16pt; }
+table.figures { width: 100%%; font-size: 9.5pt; }
+table.figures td { border-color: #999; }
+table.figures td.label { background: #f4f4f4; }
 figure { margin: 6pt 0 10pt; page-break-inside: avoid; break-inside: avoid; }
 figcaption { font-weight: bold; margin-bottom: 4pt; }
 .notes { font-size: 9pt; margin: 4pt 0; }
@@ -50,12 +54,13 @@ PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759")
 
 
 def _num_class(col: Column) -> str:
-    return {"right": ' class="num"', "center": ' class="mid"'}.get(col.alignment, "")
+    cls = {"right": "num", "center": "mid"}.get(col.alignment, "nowrap" if col.nowrap else "")
+    return f' class="{cls}"' if cls else ""
 
 
 def _table(t: Table) -> list[str]:
     total = sum(c.width for c in t.columns) or 1
-    out = ["<table>"]
+    out = ['<table class="data">']
     out.append("<colgroup>" + "".join(f'<col style="width:{100 * c.width / total:.1f}%">' for c in t.columns)
                + "</colgroup>")
     out.append("<thead><tr>" + "".join(f"<th>{escape(c.label)}</th>" for c in t.columns) + "</tr></thead>")
@@ -102,6 +107,9 @@ def svg_bar_chart(chart: Chart, *, width: int = 720, height: int = 300) -> str:
     peak = max((v for _, values in chart.series for v in values), default=0)
     ymax = _nice_max(float(peak))
     ticks = 5
+    counts = all(float(v).is_integer() for _, values in chart.series for v in values)
+    if counts and ymax < 5:  # a few petitions: whole-number ticks
+        ymax, ticks = float(max(int(math.ceil(peak)), 1)), max(int(math.ceil(peak)), 1)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
         f'role="img" aria-label="{escape(chart.title)}" font-family="sans-serif" font-size="11">'
@@ -148,7 +156,12 @@ def svg_bar_chart(chart: Chart, *, width: int = 720, height: int = 300) -> str:
 def render_html(doc: Document) -> str:
     lang = "en" if get_lang() == "en" else "zh-CN"
     landscape = doc.landscape
-    css = CSS % {"orientation": "landscape" if landscape else "portrait", "max_width": "277mm" if landscape else "190mm"}
+    css = CSS % {
+        "orientation": "landscape" if landscape else "portrait",
+        "max_width": "277mm" if landscape else "190mm",
+        "table_font": "8.5pt" if landscape else "9.5pt",
+        "page_text": L('第 " counter(page) " 页，共 " counter(pages) " 页', 'Page " counter(page) " of " counter(pages) "'),
+    }
     out = [
         "<!DOCTYPE html>",
         f'<html lang="{lang}">',
@@ -166,9 +179,13 @@ def render_html(doc: Document) -> str:
         "</header>",
     ]
     if doc.figures:
+        per_row = 4 if landscape or len(doc.figures) > 8 else 3
         out.append('<table class="figures"><tbody>')
-        for f in doc.figures:
-            out.append(f'<tr><td>{escape(f.label)}</td><td class="num">{escape(f.text())}</td></tr>')
+        for i in range(0, len(doc.figures), per_row):
+            cells = "".join(f'<td class="label">{escape(f.label)}</td><td class="num">{escape(f.text())}</td>'
+                            for f in doc.figures[i : i + per_row])
+            cells += "<td></td><td></td>" * (per_row - len(doc.figures[i : i + per_row]))
+            out.append(f"<tr>{cells}</tr>")
         out.append("</tbody></table>")
     for c in doc.charts:
         out.append(f"<figure><figcaption>{escape(c.title)}</figcaption>{svg_bar_chart(c)}</figure>")

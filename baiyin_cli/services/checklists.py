@@ -90,6 +90,7 @@ class Column:
     wrap: bool = False
     none: str = ""  # what an empty value reads as (e.g. "never" for a last visit)
     align: str | None = None  # left | center | right; default: numbers right, times centred, text left
+    nowrap: bool = False  # codes (petition numbers, household codes) stay on one line
 
     @property
     def alignment(self) -> str:
@@ -484,7 +485,7 @@ def build_hazards(session: Session, op: Operator, where: Where, *, reveal: bool 
     grid_name = lambda code: grids.get(code, code)  # noqa: E731
     cols = [
         Column("no", L("序号", "No."), 6, "int", align="center"),
-        Column("number", L("编号", "Number"), 17),
+        Column("number", L("编号", "Number"), 17, nowrap=True),
         Column("category", L("隐患类别", "Hazard"), 12, show=lambda c: cfg.label("categories", c)),
         Column("place", L("地点", "Place"), 26, wrap=True),
         Column("grid", L("网格", "Grid"), 18, show=grid_name, wrap=True),
@@ -548,7 +549,7 @@ def build_petitions(session: Session, op: Operator, where: Where, *, reveal: boo
     cat = _cfg_label("categories")
     cols = [
         Column("no", L("序号", "No."), 6, "int", align="center"),
-        Column("number", L("编号", "Number"), 17),
+        Column("number", L("编号", "Number"), 17, nowrap=True),
         Column("filed_at", L("受理时间", "Filed"), 16, "datetime"),
         Column("channel", L("渠道", "Channel"), 12, show=chan),
         Column("category", L("类别", "Category"), 11, show=cat),
@@ -636,7 +637,7 @@ def build_disputes(session: Session, op: Operator, where: Where, *, reveal: bool
     cat = _cfg_label("categories")
     cols = [
         Column("no", L("序号", "No."), 6, "int", align="center"),
-        Column("number", L("编号", "Number"), 17),
+        Column("number", L("编号", "Number"), 17, nowrap=True),
         Column("found_on", L("排查日期", "Found on"), 11, "date"),
         Column("found_by", L("排查人/反映人", "Found by"), 12),
         Column("category", L("纠纷类型", "Type"), 11, show=cat),
@@ -738,7 +739,7 @@ def build_visits(session: Session, op: Operator, where: Where, *, reveal: bool =
     heads = _heads(session, [i["household"] for _c, _n, q in queues for i in q["items"]], reveal)
     cols = [
         Column("no", L("序号", "No."), 5, "int", align="center"),
-        Column("household", L("户编号", "Household"), 16),
+        Column("household", L("户编号", "Household"), 16, nowrap=True),
         Column("address", L("地址", "Address"), 26, wrap=True),
         Column("care", L("关爱对象类别", "Care tags"), 16, show=_care_labels, wrap=True),
         Column("head", L("户主", "Head"), 8),
@@ -854,7 +855,7 @@ def build_care(session: Session, op: Operator, where: Where, *, reveal: bool = F
         Column("sex", L("性别", "Sex"), 5, show=registry.sex_label, align="center"),
         Column("age", L("年龄", "Age"), 5, "int", align="center"),
         Column("care", L("关爱对象类别", "Care tags"), 18, show=_care_labels, wrap=True),
-        Column("household", L("户编号", "Household"), 16),
+        Column("household", L("户编号", "Household"), 16, nowrap=True),
         Column("address", L("地址", "Address"), 24, wrap=True),
         Column("grid", L("网格", "Grid"), 16, show=lambda c: grid_names.get(c, c), wrap=True),
         Column("interval_days", L("走访周期（天）", "Every (days)"), 8, "int"),

@@ -132,7 +132,7 @@ def requests(
     from baiyin_cli.models import Department
     from baiyin_cli.models import Petition as P
     from baiyin_cli.services import stats
-    from baiyin_cli.services.checklists import events_of, department_in_charge
+    from baiyin_cli.services.checklists import department_in_charge, events_of
 
     period = period or stats.Period()
     scope = stats.petition_scope(session, op, area)

@@ -327,3 +327,82 @@ def test_export_then_import_is_a_no_op(grid, city, tmp_path, fmt):
             r = imp(grid, entity, out)
             assert (r["created"], r["updated"], r["ignored"], r["rejected"]) == (0, 0, n, 0), (entity, extra, r)
             assert r["status"] == "OK" and not r["warnings"]
+
+
+# ---------------------------------------------------------------- visits and petitions
+
+
+def test_visits_are_added_never_edited_and_reimport_is_a_no_op(grid, city, db_url, tmp_path):
+    _households(grid, tmp_path)
+    rows = [
+        ["网格员", "户编号", "走访类型", "开始时间", "时长（分钟）", "记录"],
+        ["wg11", "H001", "入户走访", "2025-06-02 09:00", "30", "老人身体好"],  # 2
+        ["wg11", "", "便民服务", "2025-06-02 10:00", "45", ""],  # 3
+        ["wg11", "H003", "household", "2025-06-02 11:00", "20", ""],  # 4 household of another grid
+        ["wg11", "H001", "household", "2099-01-01 08:00", "20", ""],  # 5 in the future
+        ["sec1", "H001", "household", "2025-06-02 12:00", "20", ""],  # 6 not a grid worker
+        ["wg11", "H001", "household", "2025-06-02 13:00", "0", ""],  # 7 minutes
+        ["wg11", "", "household", "2025-06-02 14:00", "10", ""],  # 8 household visit without household
+        ["wg11", "H001", "入户走访", "2025-06-02 09:00", "30", "又一次"],  # 9 same worker, same start
+        ["wg12", "H002", "household", "2025-06-03 09:00", "30", ""],  # 10 H002 is in grid 11, wg12 in 12
+    ]
+    path = write_csv(tmp_path / "走访.csv", rows)
+    r = imp(grid, "visits", path, "--atomic", "object", expect=1)
+    assert r["created"] == 2
+    assert {row: es[0]["code"] for row, es in by_row(r).items()} == {
+        4: "visit.household_elsewhere", 5: "visit.in_future", 6: "visit.not_grid_worker", 7: "visit.bad_minutes",
+        8: "visit.needs_household", 9: "import.duplicate_in_file", 10: "visit.household_elsewhere"}
+    day = grid(*A, "visit", "stats", "--worker", "wg11", "--from", "2025-06-02", "--to", "2025-06-02", "--json").json()
+    assert "75" in json.dumps(day)  # the day ledger knows the 30 + 45 minutes
+    again = imp(grid, "visits", path, "--atomic", "object", expect=1)
+    assert (again["created"], again["ignored"]) == (0, 2)
+    out = tmp_path / "visits.xlsx"
+    grid(*A, "export", "visits", "-o", str(out))
+    back = imp(grid, "visits", out)
+    assert (back["created"], back["updated"], back["ignored"]) == (0, 0, 2)
+    # A stored visit is not edited by an import; a grid worker imports only their own rounds.
+    changed = write_csv(tmp_path / "changed.csv", [rows[0], ["wg11", "H001", "入户走访", "2025-06-02 09:00", "40", ""]])
+    assert imp(grid, "visits", changed, expect=1)["errors"][0]["code"] == "import.visit_fixed"
+    others = write_csv(tmp_path / "others.csv", [rows[0], ["wg12", "", "service", "2025-06-04 09:00", "30", ""]])
+    r = imp(grid, "visits", others, as_=("--as", "wg11"), expect=1)
+    assert r["errors"][0]["code"] == "visit.own_rounds_only"
+    before = snapshot(db_url)
+    grid("--as", "view", "import", "visits", str(others), expect=4)
+    assert snapshot(db_url) == before
+
+
+def test_petitions_are_filed_numbered_and_not_changed_by_an_import(grid, city, tmp_path):
+    _households(grid, tmp_path)
+    rows = [
+        ["反映渠道", "诉求类别", "诉求内容", "网格", "户编号", "反映人", "联系电话", "受理时间"],
+        ["12345热线", "路灯不亮", "人民路路灯不亮", G11, "", "王大妈", "13912345678", "2025-06-02 09:00"],
+        ["hotline_12345", "environment", "垃圾清运不及时", "", "H001", "", "", "2025-06-02 09:05"],
+        ["来电", "投诉", "噪音扰民", G11, "H003", "", "", "2025-06-02 09:06"],  # household of another grid
+        ["来电", "没有的类别", "x", G11, "", "", "", "2025-06-02 09:07"],
+        ["走访", "投诉", "y", G11, "", "", "", "2025-06-02 09:08"],  # unknown channel
+        ["来电", "投诉", "无时间", G11, "", "", "", ""],  # without number nor time it could not be found again
+    ]
+    path = write_csv(tmp_path / "诉求.csv", rows)
+    r = imp(grid, "petitions", path, "--atomic", "object", expect=1)
+    assert r["created"] == 2
+    assert {row: es[0]["code"] for row, es in by_row(r).items()} == {
+        4: "petition.household_elsewhere", 5: "petition.bad_category", 6: "petition.bad_channel",
+        7: "field.required"}
+    listed = grid(*A, "petition", "list", "--json").json()
+    assert sorted(p["number"] for p in listed) == ["BY-20250602-0001", "BY-20250602-0002"]
+    shown = grid(*A, "petition", "show", "BY-20250602-0001", "--json").json()
+    assert shown["channel"] == "hotline_12345" and shown["status"] == "submitted"
+    assert shown["reporter_phone"] == "139****5678"
+    second = grid(*A, "petition", "show", "BY-20250602-0002", "--json").json()
+    assert second["grid"] == G11 and second["household"] == "H001"
+    assert imp(grid, "petitions", path, "--atomic", "object", expect=1)["ignored"] == 2
+    out = tmp_path / "petitions.csv"
+    grid(*A, "export", "petitions", "-o", str(out))
+    back = imp(grid, "petitions", out)
+    assert (back["created"], back["ignored"], back["status"]) == (0, 2, "OK")
+    # The next filing that day continues the numbering.
+    grid(*A, "petition", "file", "--text", "井盖破损", "--category", "hazard_manhole", "--channel", "phone",
+         "--grid", G11, "--at", "2025-06-02 10:00")
+    assert any(p["number"] == "BY-20250602-0003" for p in grid(*A, "petition", "list", "--json").json())
+    edited = write_csv(tmp_path / "edited.csv", [["诉求编号", "诉求内容"], ["BY-20250602-0001", "改了内容"]])
+    assert imp(grid, "petitions", edited, expect=1)["errors"][0]["code"] == "import.petition_fixed"

@@ -420,6 +420,7 @@ class PetitionsTarget(Target):
         code_of = {h.id: h.code for h in households.values()}
         places = {_text(r.values.get(k)) for r in rows for k in ("grid", "community")}
         places |= {h.grid_code for h in households.values()}
+        places |= {c for p in stored for c in (p.community_code, p.grid_code) if c}
         areas = fetch(session, A, "code", places)
         cfg = config.load()
         contact_minutes = int(cfg.get("petition.contact_minutes", 30))

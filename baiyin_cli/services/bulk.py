@@ -267,9 +267,19 @@ def copy_rows(conn: Any, table: Table, rows: list[dict[str, Any]]) -> None:
     def cell(v: Any) -> Any:
         return json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v
 
-    with dbapi.cursor() as cur, cur.copy(stmt) as cp:
-        for r in rows:
-            cp.write_row([cell(r[c]) for c in cols])
+    import psycopg
+
+    try:
+        with dbapi.cursor() as cur, cur.copy(stmt) as cp:
+            for r in rows:
+                cp.write_row([cell(r[c]) for c in cols])
+    except psycopg.Error as exc:
+        # The raw cursor bypasses SQLAlchemy: give its errors SQLAlchemy's shape (IntegrityError for a
+        # key another terminal wrote first, OperationalError for a lost server), as every other
+        # statement has, so the importer and the store name them instead of "internal error".
+        from sqlalchemy.exc import DBAPIError
+
+        raise DBAPIError.instance(stmt.as_string(dbapi), None, exc, psycopg.Error) from None
 
 
 def update_rows(session: Session, table: Table, key: str, rows: list[dict[str, Any]]) -> None:

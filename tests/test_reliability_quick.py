@@ -47,3 +47,39 @@ def test_a_copy_that_clashes_is_a_named_conflict_not_an_internal_error(grid, bac
     assert "clashed with a change from another terminal" in r.stderr, r
     monkeypatch.undo()
     assert grid("--as", "admin", "audit", "list", "--limit", "1000", "--json").json() == before
+
+
+@pytest.mark.parametrize("entity", ["areas", "workers", "households", "residents", "visits", "petitions"])
+def test_importers_survive_a_few_hundred_bad_files(db_url, backend, entity, tmp_path):
+    if backend == "postgres":
+        pytest.skip("the parsers are backend-independent; tests/reliability fuzzes PostgreSQL too")
+    from tests.reliability.common import load
+    from tests.reliability.test_fuzz import fuzz_importer
+
+    load.build_city(db_url)
+    seen = fuzz_importer(db_url, entity, "csv", 30, tmp_path)
+    seen += fuzz_importer(db_url, entity, "jsonl", 20, tmp_path)
+    assert sum(seen.values()) >= 25
+
+
+def test_free_text_survives_a_few_hundred_bad_strings(db_url, backend):
+    if backend == "postgres":
+        pytest.skip("one backend is enough for the quick version")
+    from tests.reliability import fuzzing as fz
+    from tests.reliability.common import load
+    from tests.reliability.test_fuzz import fuzz_text
+
+    load.build_city(db_url)
+    for field in fz.free_text_fields():
+        seen = fuzz_text(db_url, field, 15)
+        assert seen["accepted"] + seen["refused"] > 0
+
+
+def test_a_missing_required_cell_names_its_column(grid, tmp_path):
+    """Regression (found by the importer fuzzing): a row whose required text cell was missing or
+    empty (validate.text's "name is required") was rejected with its row but no column."""
+    path = tmp_path / "areas.jsonl"
+    path.write_text('{"code": "620402"}\n', encoding="utf-8")
+    r = grid("--as", "admin", "--lang", "en", "import", "areas", str(path), "--json", expect=1)
+    errors = r.json()["errors"]
+    assert [(e["row"], e["field"], e["column"]) for e in errors] == [(1, "name", "Name")], errors

@@ -138,6 +138,11 @@ def field_of(exc: GridError, default: str | None = None) -> str | None:
     for prefix, name in _KEY_FIELDS.items():
         if exc.key.startswith(prefix):
             return name
+    # The shared validators (validate.text: required, too long, control characters) name the field
+    # they were given: a column name such as "name" or "address".
+    named = exc.args_.get("field")
+    if isinstance(named, str) and named.isascii() and named.isidentifier():
+        return named
     return default
 
 

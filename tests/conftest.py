@@ -180,6 +180,57 @@ def check_result(res: Result, expect: int | None) -> Result:
     return res
 
 
+def _option(argv: list[str], name: str) -> str | None:
+    for i, a in enumerate(argv):
+        if a == "--":
+            break
+        if a == name and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith(name + "="):
+            return a.split("=", 1)[1]
+    return None
+
+
+def session_token_for(argv: list[str], env: dict[str, str] | None = None) -> str | None:
+    """A live session token for the operator a test names with `--as U` (or GRID_USER).
+
+    `--as` alone no longer proves anything to `grid`: a command needs a session. Tests name
+    the operator they act as; this issues that operator a session directly through the auth
+    service (no PIN: what is under test is the command, not the login) and the caller passes
+    it in GRID_TOKEN. A test that sets GRID_TOKEN itself (even to "") gets none, which is how
+    tests of authentication run commands without a session. Nothing is audited.
+    """
+    env = env or {}
+    if "GRID_TOKEN" in env or os.environ.get("GRID_TOKEN"):
+        return None
+    user = _option(argv, "--as") or env.get("GRID_USER") or os.environ.get("GRID_USER")
+    url = _option(argv, "--db") or env.get("GRID_DATABASE_URL") or os.environ.get("GRID_DATABASE_URL")
+    if not user or not url:
+        return None
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)  # GRID_NOW, config...: the session starts at the command's "now"
+    try:
+        from sqlmodel import select
+
+        from baiyin_cli import store
+        from baiyin_cli.models import Worker
+        from baiyin_cli.services import auth
+
+        with store.session(write=True, url=store.to_url(url)) as s:
+            if s.exec(select(Worker.id).where(Worker.username == user)).first() is None:
+                return None
+            token, _row = auth.issue_token(s, user)
+        return token
+    except Exception:  # noqa: BLE001 - no database yet, wrong schema...: the command says so itself
+        return None
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def invoke(*args: str, expect: int | None = 0, input: str | None = None, env: dict[str, str] | None = None) -> Result:
     from typer.testing import CliRunner
 
@@ -187,9 +238,13 @@ def invoke(*args: str, expect: int | None = 0, input: str | None = None, env: di
 
     argv = [str(a) for a in args]
     runner = CliRunner()
-    saved = {k: os.environ.get(k) for k in (env or {})}
-    os.environ.update(env or {})
+    env = dict(env or {})
+    saved = {k: os.environ.get(k) for k in (*env, "GRID_TOKEN")}
+    os.environ.update(env)
     try:
+        token = session_token_for(argv, env)
+        if token:
+            os.environ["GRID_TOKEN"] = token
         app = make_app(argv)
         r = runner.invoke(app, argv, input=input, catch_exceptions=False, prog_name="grid")
     finally:
@@ -206,6 +261,9 @@ def run_subprocess(
 ) -> Result:
     argv = [str(a) for a in args]
     full_env = {**os.environ, **(env or {})}
+    token = session_token_for(argv, env)
+    if token:
+        full_env["GRID_TOKEN"] = token
     p = subprocess.run(
         [sys.executable, "-m", "baiyin_cli", *argv],
         input=input,

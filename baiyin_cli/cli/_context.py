@@ -30,22 +30,30 @@ def reset() -> None:
 
 
 def username() -> str | None:
+    """The operator claimed by --as / GRID_USER (a claim; `session` checks it)."""
     from baiyin_cli.services.access import resolve_username
 
-    name = resolve_username(state.username)
-    if name is None and state.demo:
-        return "admin"
-    return name
+    return resolve_username(state.username)
+
+
+def token() -> tuple[str | None, str | None]:
+    """The session token this command presents, and where it came from ("env" or "file")."""
+    from baiyin_cli import store
+    from baiyin_cli.services import auth
+
+    return auth.presented_token(store.database_url())
 
 
 @contextmanager
 def session(write: bool = False) -> Iterator[tuple["Session", "Operator | None"]]:
-    """One transaction and the operator loaded inside it."""
-    from baiyin_cli import store
-    from baiyin_cli.services.access import load_operator
+    """One transaction and the operator authenticated inside it (services/access.authenticate)."""
+    from baiyin_cli import config, store
+    from baiyin_cli.services.access import authenticate
 
+    config.load()  # a broken config file is reported before anything else happens
+    tok, source = token()
     with store.session(write=write) as s:
-        op = load_operator(s, username())
+        op = authenticate(s, claimed=username(), token=tok, source=source, demo=state.demo)
         yield s, op
 
 

@@ -140,7 +140,7 @@ def make_app(argv: list[str] | None = None) -> typer.Typer:
         ] = None,
         as_user: Annotated[
             str | None,
-            typer.Option("--as", metavar="USERNAME", help=L("以此操作员身份执行（或 GRID_USER）", "Act as this operator (or GRID_USER)")),
+            typer.Option("--as", metavar="USERNAME", help=L("以此操作员身份执行（或 GRID_USER）；须已登录（grid login）", "Act as this operator (or GRID_USER); needs a live session (grid login)")),
         ] = None,
         db: Annotated[
             str | None,
@@ -148,7 +148,7 @@ def make_app(argv: list[str] | None = None) -> typer.Typer:
         ] = None,
         demo: Annotated[
             bool,
-            typer.Option("--demo", help=L("使用演示数据库（grid demo 生成），默认操作员 admin", "Use the demo database (made by grid demo), operator admin by default")),
+            typer.Option("--demo", help=L("使用演示数据库（grid demo 生成，合成数据），无需登录，默认操作员 admin", "Use the demo database (made by grid demo, synthetic data) without a login; operator admin by default")),
         ] = False,
     ) -> None:
         from baiyin_cli import store
@@ -186,7 +186,7 @@ def _optional_nouns() -> list[Any]:
 
 
 # Each module has register(app): add its typer(s) to the root.
-NOUN_MODULES: list[str] = ["household", "resident", "care", "petition", "visit", "stats", "checklist", "importer", "export", "triage"]
+NOUN_MODULES: list[str] = ["household", "resident", "care", "petition", "visit", "stats", "checklist", "importer", "export", "triage", "auth"]
 
 
 def run() -> None:

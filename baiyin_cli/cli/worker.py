@@ -151,4 +151,24 @@ def build() -> typer.Typer:
         else:
             out.info(L(f"已停用 {w['username']}", f"Deactivated {w['username']}"))
 
+    @app.command("set-pin", help=L("设置 PIN 或密码（管理员为任何人；本人修改需原 PIN）", "Set a PIN or password (an admin for anyone; yourself with the old one)"))
+    def set_pin(
+        username: Annotated[str, typer.Argument(help=L("用户名", "Username"))],
+        pin_file: Annotated[str | None, typer.Option("--pin-file", help=L("从文件读取新 PIN（首行；- 表示标准输入）", "Read the new PIN from a file (first line; '-' = stdin)"))] = None,
+        old_pin_file: Annotated[str | None, typer.Option("--old-pin-file", help=L("从文件读取原 PIN（修改自己的 PIN 时）", "Read the old PIN from a file (changing your own)"))] = None,
+        at: Annotated[str | None, typer.Option("--at", help=at_help)] = None,
+    ) -> None:
+        from baiyin_cli.cli.auth import read_secret
+        from baiyin_cli.services import auth
+
+        when = ctx.at_option(at)
+        with ctx.session() as (s, op):
+            needs_old = op is not None and op.username == username and auth.has_secret(s, username)
+        old = read_secret(old_pin_file, L("原 PIN", "Old PIN")) if needs_old else None
+        new = read_secret(pin_file, L(f"{username} 的新 PIN", f"New PIN for {username}"), confirm=True, check=True)
+        with ctx.session(write=True) as (s, op):
+            r = auth.set_secret(s, op, username, new, old=old, at=when)
+        out.info(L(f"已为 {r['username']} 设置 PIN（结束了 {r['sessions_ended']} 个会话）",
+                   f"PIN set for {r['username']} ({r['sessions_ended']} sessions ended)"))
+
     return app

@@ -8,6 +8,7 @@ where a person types them. All datetimes are `UTCDateTime`.
 """
 
 from baiyin_cli.models.audit import AuditEntry
+from baiyin_cli.models.auth import AuthSession, DbRole, GridMeta, OperatorCredential
 from baiyin_cli.models.org import Area, Department, Worker
 from baiyin_cli.models.petition import Petition, PetitionEvent, PetitionReporter, PetitionSequence
 from baiyin_cli.models.registry import (
@@ -23,11 +24,15 @@ from baiyin_cli.models.visit import Visit, VisitDay
 __all__ = [
     "Area",
     "AuditEntry",
+    "AuthSession",
+    "DbRole",
     "Department",
+    "GridMeta",
     "Household",
     "HouseholdAddressKey",
     "HouseholdCare",
     "HouseholdEvent",
+    "OperatorCredential",
     "Petition",
     "PetitionEvent",
     "PetitionReporter",

@@ -1,9 +1,14 @@
 """Who the operator is, and what they may touch. The one place that decides.
 
-The operator is named by `--as`, else GRID_USER, else config `operator`
-(`resolve_username`), and looked up here (`load_operator`). Every service takes the
-`Operator` and asks this module: may they write at all, may they touch this area,
-may they see personal data in clear.
+The operator is whoever holds a valid session (`authenticate`): a token from
+`grid login` (kept in the user's state dir, or given in GRID_TOKEN), checked against
+the sha256 stored in `auth_session` (services/auth.py). `--as U` / GRID_USER is a claim
+that must match the session; alone it proves nothing. Only a database made by
+`grid demo` (synthetic people, SQLite) lets `--demo` act without a session.
+`load_operator` reads a worker as an Operator WITHOUT authentication: for code that has
+already authenticated, and for tests of services. Every service takes the `Operator` and
+asks this module: may they write at all, may they touch this area, may they see personal
+data in clear.
 
 Scope by role:
   admin        everything
@@ -27,8 +32,8 @@ if TYPE_CHECKING:
 
 NO_OPERATOR = M(
     "access.no_operator",
-    "未指定操作员：请用 --as 用户名，或设置 GRID_USER",
-    "No operator: give --as USERNAME or set GRID_USER",
+    "未登录：请先运行 grid login 用户名（脚本：grid login --pin-file 文件，或 GRID_TOKEN 配合 --as 用户名）",
+    "Not logged in: run `grid login USERNAME` first (scripts: `grid login --pin-file FILE`, or GRID_TOKEN with --as USERNAME)",
 )
 UNKNOWN_OPERATOR = M(
     "access.unknown_operator", "操作员 {username} 不存在或已停用", "Operator {username} does not exist or is inactive"
@@ -60,6 +65,8 @@ class Operator:
     role: str
     area_code: str | None = None
     dept_code: str | None = None
+    # The login session this operator acts through (None: not from a session, e.g. tests of services).
+    session_id: int | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -79,8 +86,17 @@ class Operator:
 
 
 def resolve_username(flag: str | None) -> str | None:
+    """The operator a command claims to act as: `--as`, else GRID_USER. A claim, not a proof."""
     if flag:
         return flag
+    env = os.environ.get("GRID_USER")
+    if env:
+        return env
+    return None
+
+
+def default_username() -> str | None:
+    """Whom `grid login` logs in when no name is given: GRID_USER, else config `operator`."""
     env = os.environ.get("GRID_USER")
     if env:
         return env
@@ -90,8 +106,49 @@ def resolve_username(flag: str | None) -> str | None:
     return value or None
 
 
+def authenticate(
+    session: Session,
+    *,
+    claimed: str | None,
+    token: str | None,
+    source: str | None,
+    demo: bool = False,
+) -> Operator | None:
+    """Who the operator of this command is. The one gate every command passes.
+
+    - `token` (from GRID_TOKEN, `source="env"`, or the user's token file, `"file"`) must be a live
+      session (services/auth.session_operator); a `claimed` name (--as, GRID_USER) must match it.
+    - A claim without a session, or an explicit token (GRID_TOKEN) that is not valid, is refused
+      at once (exit 4), whatever the command.
+    - A stale token file with no claim leaves the command without an operator: it may still read
+      what needs no operator (the area tree), and anything else says "log in" (NO_OPERATOR).
+    - `demo=True` (`--demo`) acts as `claimed` or admin without a session, but only on a database
+      that `grid demo` marked as synthetic (auth.is_demo); elsewhere it changes nothing.
+    """
+    from baiyin_cli.services import auth
+
+    if demo and auth.is_demo(session):
+        return load_operator(session, claimed or "admin")
+    if token:
+        try:
+            op = auth.session_operator(session, token)
+        except NotPermitted:
+            if claimed or source == "env":
+                raise
+            return None
+        if claimed and claimed != op.username:
+            raise NotPermitted(auth.SESSION_OTHER_USER, username=claimed, session_user=op.username)
+        return op
+    if claimed:
+        raise NotPermitted(auth.NO_SESSION, username=claimed)
+    return None
+
+
 def load_operator(session: Session, username: str | None) -> Operator | None:
-    """The active worker named `username` as an Operator, or None when nobody is named."""
+    """The active worker named `username` as an Operator, or None when nobody is named.
+
+    No authentication happens here: callers are `authenticate` (demo database) and tests of
+    services. Commands get their operator from `authenticate`."""
     if not username:
         return None
     from sqlmodel import select

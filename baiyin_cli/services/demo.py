@@ -182,6 +182,7 @@ def build(path: Path, *, force: bool = False, seed: int = 2026, progress: Callab
             if p.exists():
                 p.unlink()
     url = store.to_url(str(path))
+    pin = demo_pin(seed)
     system.init(url)
     eng = store.engine(url)
     ctx = None
@@ -192,5 +193,33 @@ def build(path: Path, *, force: bool = False, seed: int = 2026, progress: Callab
                 progress(name)
             fn(ctx)
             s.flush()
+        _demo_credentials(s, pin, ctx.now)
         s.commit()
-    return {"path": str(path), "seed": seed, **ctx.made}
+    return {"path": str(path), "seed": seed, "pin": pin, **ctx.made}
+
+
+def demo_pin(seed: int) -> str:
+    """The demo accounts' PIN: printed by `grid demo`, the same for the same seed."""
+    from baiyin_cli.services import auth
+
+    rng = random.Random(f"pin-{seed}")
+    while True:
+        pin = f"{rng.randrange(10**6):06d}"
+        if not auth._trivial_pin(pin):
+            return pin
+
+
+def _demo_credentials(s: Any, pin: str, now: Any) -> None:
+    """Mark the database as synthetic (so `--demo` may act without a login) and give every demo
+    account the demo PIN (one argon2 hash shared: these are not real people)."""
+    from sqlalchemy import insert, select
+
+    from baiyin_cli.models import OperatorCredential, Worker
+    from baiyin_cli.services import auth
+
+    auth.mark_demo(s)
+    encoded = auth.hash_secret(pin)
+    names = [u for (u,) in s.execute(select(Worker.username))]
+    s.execute(insert(OperatorCredential), [
+        dict(username=u, secret_hash=encoded, kind="pin", set_at=now, set_by=None, failed_count=0) for u in names
+    ])

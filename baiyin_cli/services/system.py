@@ -20,8 +20,11 @@ BACKUP_EXISTS = M(
 BACKUP_NO_DB = M("db.backup_no_db", "数据库文件不存在：{path}", "No database file at {path}")
 
 
-def init(url: str | None = None) -> dict[str, Any]:
-    """Create or upgrade the schema and create the first admin. Idempotent."""
+def init(url: str | None = None, *, admin_pin: str | None = None) -> dict[str, Any]:
+    """Create or upgrade the schema and create the first admin. Idempotent.
+
+    `admin_pin` becomes admin's PIN if admin has none yet (an existing PIN is never replaced
+    here: that is `grid worker set-pin`)."""
     from sqlalchemy.exc import OperationalError
     from sqlmodel import Session, select
 
@@ -52,14 +55,39 @@ def init(url: str | None = None) -> dict[str, Any]:
             created_admin = True
         if before != after:
             audit.record(s, None, "db.migrate", "database", after, before={"revision": before}, after={"revision": after})
+        from baiyin_cli.services import auth
+
+        pin_set = False
+        if admin_pin is not None and not auth.has_secret(s, "admin"):
+            auth.check_secret(admin_pin)
+            auth.store_secret(s, "admin", admin_pin, by=None)
+            audit.record(s, None, "auth.set_pin", "worker", "admin", detail={"kind": auth.secret_kind(admin_pin), "first": True})
+            pin_set = True
+        admin_has_pin = auth.has_secret(s, "admin")
         s.commit()
     return {
         "url": store.redact(str(eng.url)),
         "before": before,
         "revision": after,
-        "changed": before != after or created_admin,
+        "changed": before != after or created_admin or pin_set,
         "created_admin": created_admin,
+        "admin_pin_set": pin_set,
+        "admin_has_pin": admin_has_pin,
     }
+
+
+def admin_needs_pin(url: str | None = None) -> bool:
+    """True when the database is initialised and its admin has no PIN yet."""
+    from baiyin_cli.migrations import current_revision
+    from baiyin_cli.services import auth
+
+    from baiyin_cli.migrations import HEAD
+
+    eng = store.engine(url)
+    if current_revision(eng) != HEAD:
+        return True  # not yet created or migrated: init will make the credential table
+    with store.session(url=url, check=False) as s:
+        return not auth.has_secret(s, "admin")
 
 
 def migrate(url: str | None = None) -> dict[str, Any]:

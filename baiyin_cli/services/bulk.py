@@ -254,8 +254,37 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     conn = session.connection()
     if conn.dialect.name == "postgresql" and len(rows) >= COPY_MIN_ROWS:
         copy_rows(conn, table, rows)
+    elif conn.dialect.name == "sqlite":
+        executemany_rows(conn, table, rows)
     else:
         conn.execute(insert(table), rows)
+
+
+def executemany_rows(conn: Any, table: Table, rows: list[dict[str, Any]]) -> None:
+    """One INSERT compiled once and executed for all rows by the driver (Connection.exec_driver_sql),
+    each column's bind processor applied here (UTCDateTime, JSON): the same values `insert(table)`
+    would send, without SQLAlchemy's per-row parameter processing, which costs more than SQLite's
+    own insert."""
+    from sqlalchemy import insert
+
+    cols = list(rows[0].keys())
+    dialect = conn.dialect
+    compiled = insert(table).compile(dialect=dialect, column_keys=cols)
+    order = compiled.positiontup or []
+    procs = []
+    for name in order:
+        col = table.c[name]
+        procs.append(col.type._cached_bind_processor(dialect))
+    if set(order) != set(cols):  # a column default the rows do not give: let SQLAlchemy fill it in
+        conn.execute(insert(table), rows)
+        return
+    sql = str(compiled)
+    if all(p is None for p in procs):
+        params = [tuple(r[c] for c in order) for r in rows]
+    else:
+        params = [tuple(v if p is None or v is None else p(v) for p, v in zip(procs, (r[c] for c in order)))
+                  for r in rows]
+    conn.exec_driver_sql(sql, params)
 
 
 def copy_rows(conn: Any, table: Table, rows: list[dict[str, Any]]) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterator, Mapping
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from baiyin_cli.errors import Conflict, GridError, InvalidInput, NotFound
@@ -66,6 +67,14 @@ RESIDENT_HEAD_REJECTED = M(
 
 def _text(value: Any) -> str:
     return unicodedata.normalize("NFKC", str(value or "")).strip()
+
+
+@lru_cache(maxsize=8192)
+def _normalised(address: str, building: str | None, unit: str | None, room: str | None) -> str:
+    """The registry's normal form of an address (cached: a file repeats its streets)."""
+    from baiyin_cli.services.registry_keys import full_address, normalise_address
+
+    return normalise_address(full_address(address, building, unit, room))
 
 
 def _care_show(codes: Any) -> str:
@@ -140,16 +149,14 @@ class HouseholdsTarget(Target):
         self.actor = op.username if op else None
 
     def keys(self, values: Mapping[str, str | None]) -> list[tuple[str, str]]:
-        from baiyin_cli.services.registry_keys import full_address, normalise_address
-
         out = []
         code = _text(values.get("code"))
         if code:
             out.append(("code", code))
         grid, address = _text(values.get("grid")), _text(values.get("address"))
         if grid and address:
-            parts = [_text(values.get(k)).replace(" ", "") or None for k in ("building", "unit", "room")]
-            norm = normalise_address(full_address(address, *parts))
+            parts = tuple(_text(values.get(k)).replace(" ", "") or None for k in ("building", "unit", "room"))
+            norm = _normalised(address, *parts)
             if norm:
                 out.append(("address", f"{grid} {norm}"))
         return out

@@ -36,7 +36,7 @@ def _area_title(r: dict[str, Any]) -> str:
         return L("全市", "Whole city")
     if get_lang() == "en":
         return f"{a['name']} ({a['code']})"
-    return f"{''.join(a['path'])}（{a['code']}）"
+    return f"{a['full_name']}（{a['code']}）"
 
 
 def _period_title(r: dict[str, Any]) -> str:

@@ -83,11 +83,11 @@ def _table(t: Table) -> list[str]:
 
 
 def _nice_max(value: float) -> float:
-    """The smallest 1/2/5 x 10^k at or above `value` (the top of the y axis)."""
+    """The smallest round number (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8 x 10^k) at or above `value`: the top of the y axis."""
     if value <= 0:
         return 1.0
     exp = math.floor(math.log10(value))
-    for m in (1, 2, 2.5, 5, 10):
+    for m in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
         top = m * 10**exp
         if top >= value:
             return float(top)

@@ -198,8 +198,8 @@ class Document:
     def area_line(self) -> str:
         if not self.area:
             return L("区域：全市", "Area: whole city")
-        path = "".join(self.area.get("path") or [self.area["name"]])
-        return L(f"区域：{path}（{self.area['code']}）", f"Area: {' / '.join(self.area.get('path') or [])} ({self.area['code']})")
+        names = list(self.area.get("path") or [self.area["name"]])
+        return L(f"区域：{stats.full_name(names)}（{self.area['code']}）", f"Area: {' / '.join(names)} ({self.area['code']})")
 
     def period_line(self) -> str:
         return L("期间：", "Period: ") + self.period["label"]

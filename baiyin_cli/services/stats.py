@@ -210,7 +210,8 @@ def petition_scope(session: Session, op: Operator | None, area: str | None = Non
 
 
 def area_info(session: Session, code: str | None) -> dict[str, Any] | None:
-    """{code, name, level, path} of an area (path: the names from the district down), or None for the city."""
+    """{code, name, level, path, full_name} of an area (path: the names from the district down), or None
+    for the city."""
     if not code:
         return None
     from sqlmodel import select
@@ -225,7 +226,12 @@ def area_info(session: Session, code: str | None) -> dict[str, Any] | None:
 
         a = org.get_area(session, code)
     path = [rows[c].name for c in codes if c in rows]
-    return {"code": a.code, "name": a.name, "level": a.level, "path": path}
+    return {"code": a.code, "name": a.name, "level": a.level, "path": path, "full_name": full_name(path)}
+
+
+def full_name(path: list[str]) -> str:
+    """白银区 人民路街道 新华社区 新华社区第一网格 -> 白银区人民路街道新华社区第一网格 (a name the next repeats is dropped)."""
+    return "".join(n for i, n in enumerate(path) if not (i + 1 < len(path) and path[i + 1].startswith(n)))
 
 
 def area_names(session: Session, codes: set[str]) -> dict[str, str]:

@@ -83,3 +83,17 @@ def test_a_missing_required_cell_names_its_column(grid, tmp_path):
     r = grid("--as", "admin", "--lang", "en", "import", "areas", str(path), "--json", expect=1)
     errors = r.json()["errors"]
     assert [(e["row"], e["field"], e["column"]) for e in errors] == [(1, "name", "Name")], errors
+
+
+@pytest.mark.parametrize("entity,line", [
+    ("petitions", '{"text": "楼道灯坏了"}'),
+    ("visits", '{"worker": "wg11", "started_at": "2026-11-01 09:00", "minutes": "30"}'),
+])
+def test_a_missing_choice_names_its_column(grid, city, tmp_path, entity, line):
+    """Regression (found by the importer fuzzing): a row without a category/channel (petitions) or
+    a kind (visits) was rejected naming its row but not its column."""
+    path = tmp_path / f"{entity}.jsonl"
+    path.write_text(line + "\n", encoding="utf-8")
+    r = grid("--as", "admin", "--lang", "en", "import", entity, str(path), "--json", expect=1)
+    errors = r.json()["errors"]
+    assert errors and all(e["row"] == 1 and e["column"] for e in errors), errors

@@ -127,7 +127,9 @@ class Problem:
 
 
 # Message keys whose field is implied by the key itself (validators shared with single commands).
-_KEY_FIELDS = {"phone.": "phone", "id_number.": "id_number", "username.": "username", "care.": "care"}
+_KEY_FIELDS = {"phone.": "phone", "id_number.": "id_number", "username.": "username", "care.": "care",
+               # choices the single commands check with messages of their own
+               "visit.bad_kind": "kind", "petition.bad_category": "category", "petition.bad_channel": "channel"}
 
 
 def field_of(exc: GridError, default: str | None = None) -> str | None:

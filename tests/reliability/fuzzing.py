@@ -102,7 +102,10 @@ def csv_bytes(draw: Any, entity: str) -> bytes:
             continue
         buf = io.StringIO()
         quoting = {"minimal": csv.QUOTE_MINIMAL, "all": csv.QUOTE_ALL, "none": csv.QUOTE_NONE}[style]
-        csv.writer(buf, quoting=quoting, escapechar="\\", lineterminator="").writerow(cells)
+        try:
+            csv.writer(buf, quoting=quoting, escapechar="\\", lineterminator="").writerow(cells)
+        except csv.Error:  # QUOTE_NONE cannot write a lone empty field: write it bare
+            buf = io.StringIO(",".join(cells))
         lines.append(buf.getvalue())
     newline = draw(st.sampled_from(["\r\n", "\n", "\r"]))
     enc = draw(st.sampled_from(ENCODINGS))
@@ -182,7 +185,8 @@ FORMATS = {"csv": csv_bytes, "jsonl": jsonl_bytes, "xlsx": xlsx_bytes}
 
 # ---------------------------------------------------------------- the checks
 
-ROW_LEVEL = {"io.bad_json", "io.not_object", "io.cell_count"}  # a whole line is unreadable: no column to name
+# A whole line is unreadable (no column to name), or one object names a field twice (both named).
+ROW_LEVEL = {"io.bad_json", "io.not_object", "io.cell_count", "import.duplicate_column"}
 
 
 def tables_of(entity: str) -> list[str]:

@@ -284,9 +284,11 @@ def build() -> typer.Typer:
         _render_due(q)
 
     @app.command("stats", help=L(
-        "走访统计：每位网格员每天的走访时长、各类走访数、走访户数、是否达到每日一小时；关爱对象按期走访覆盖率；上报问题数",
+        "走访统计：每位网格员每天的走访时长、各类走访数、走访户数、是否达到每日一小时（一次走访的时长全部计入开始的那一天，"
+        "跨零点也不拆分）；关爱对象按期走访覆盖率；上报问题数",
         "Rounds statistics: per worker and day minutes walked, visits by kind, households, whether the "
-        "daily hour was met; coverage of care households within their interval; findings filed",
+        "daily hour was met (a visit's minutes all count on the day it started, even across midnight); "
+        "coverage of care households within their interval; findings filed",
     ))
     def stats(
         worker: Annotated[str | None, typer.Option("--worker", help=L("网格员用户名", "Grid worker"))] = None,

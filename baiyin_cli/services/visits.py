@@ -696,115 +696,91 @@ def show_visit(session: Session, op: Operator | None, visit_id: int | str, *, re
 # ---------------------------------------------------------------- schedules
 
 
-def _schedules(
-    session: Session,
-    *,
-    prefix: str | None,
-    exact_grid: bool,
-    on: date,
-    care_only: bool,
-    detail: bool,
-) -> list[dict[str, Any]]:
-    """Every household of the area that was active on day `on`, with its tags, interval and
-    the last non-voided visit before the end of `on`: one query for the households (each with a
-    correlated backward seek on visit(household_id, started_at, voided_at) for the last visit),
-    two for the tags (household_care; resident_care of active residents)."""
-    from sqlalchemy import or_, select, union
+def _household_filter(q, prefix: str | None, end: datetime, *, exact_grid: bool = False):  # type: ignore[no-untyped-def]
+    """Households of the area that were registered and not archived at `end`."""
+    from sqlalchemy import or_
 
-    from baiyin_cli.models import Household, HouseholdCare, Resident, ResidentCare, Visit
+    from baiyin_cli.models import Household
 
-    end = timeutil.day_bounds(on)[1]
-    conf = settings()
-
-    def where_household(q):  # type: ignore[no-untyped-def]
-        q = q.where(
-            Household.created_at < end,
-            or_(Household.archived_at.is_(None), Household.archived_at >= end),  # type: ignore[union-attr, operator]
-        )
-        if prefix and exact_grid:
-            return q.where(Household.grid_code == prefix)
-        return q.where(scope_clause(Household.grid_code, prefix))
-
-    own = where_household(
-        select(HouseholdCare.household_id, HouseholdCare.tag).join(Household, Household.id == HouseholdCare.household_id)  # type: ignore[arg-type]
+    q = q.where(
+        Household.created_at < end,
+        or_(Household.archived_at.is_(None), Household.archived_at >= end),  # type: ignore[union-attr, operator]
     )
-    of_residents = where_household(
-        select(Resident.household_id, ResidentCare.tag)
-        .join(Resident, Resident.id == ResidentCare.resident_id)  # type: ignore[arg-type]
-        .join(Household, Household.id == Resident.household_id)  # type: ignore[arg-type]
-        .where(Resident.archived_at.is_(None))  # type: ignore[union-attr]
-    )
-    tags: dict[int, set[str]] = defaultdict(set)
-    for q in (own, of_residents):
-        for hid, tag in session.execute(q):
-            tags[hid].add(tag)
+    if prefix and exact_grid:
+        return q.where(Household.grid_code == prefix)
+    return q.where(scope_clause(Household.grid_code, prefix))
 
-    last_col = Visit.id if detail else Visit.started_at
-    last = (
-        select(last_col)
+
+def _last_visit(end: datetime, column):  # type: ignore[no-untyped-def]
+    """The household's last non-voided visit before `end` (`column` of it): a backward seek on
+    visit(household_id, started_at, voided_at) that stops at the first row, inside the index."""
+    from sqlalchemy import select
+
+    from baiyin_cli.models import Household, Visit
+
+    return (
+        select(column)
         .where(Visit.household_id == Household.id, Visit.voided_at.is_(None), Visit.started_at < end)  # type: ignore[union-attr, arg-type]
         .order_by(Visit.started_at.desc())  # type: ignore[attr-defined]
         .limit(1)
         .correlate(Household)
         .scalar_subquery()
     )
-    cols = [Household.id, Household.grid_code, Household.created_at, last.label("last")]
-    if detail:
-        cols += [Household.code, Household.address, Household.building, Household.unit, Household.room]
-    q = where_household(select(*cols))
-    if care_only:
-        ids = union(
-            where_household(select(HouseholdCare.household_id).join(Household, Household.id == HouseholdCare.household_id)),  # type: ignore[arg-type]
-            where_household(
-                select(Resident.household_id)
-                .join(ResidentCare, ResidentCare.resident_id == Resident.id)  # type: ignore[arg-type]
-                .join(Household, Household.id == Resident.household_id)  # type: ignore[arg-type]
-                .where(Resident.archived_at.is_(None))  # type: ignore[union-attr]
-            ),
-        )
-        q = q.where(Household.id.in_(select(ids.subquery().c[0])))  # type: ignore[union-attr]
-    rows = session.execute(q).all()
 
-    visits: dict[int, Any] = {}
-    names: dict[str, str] = {}
-    if detail:
-        from sqlmodel import col
 
-        from baiyin_cli.models import Worker
+def _schedules(session: Session, *, grid: str, on: date, care_only: bool) -> list[dict[str, Any]]:
+    """Every household of one grid that was active on day `on`, with its tags, interval, window
+    and last visit: one query for the households (with the last-visit seek), two for the tags
+    (household_care; resident_care of active residents), one for the last visits' details."""
+    from sqlalchemy import select
+    from sqlmodel import col
 
-        ids_ = [r.last for r in rows if r.last is not None]
-        for start in range(0, len(ids_), 5000):
-            for v in session.execute(select(Visit).where(col(Visit.id).in_(ids_[start : start + 5000]))).scalars():
-                visits[v.id] = v
-        workers = {v.worker for v in visits.values()}
-        if workers:
-            names = dict(session.execute(select(Worker.username, Worker.name).where(col(Worker.username).in_(workers))).all())  # type: ignore[arg-type]
+    from baiyin_cli.models import Household, HouseholdCare, Resident, ResidentCare, Visit, Worker
+    from baiyin_cli.services.registry_keys import full_address
+
+    end = timeutil.day_bounds(on)[1]
+    conf = settings()
+    tags: dict[int, set[str]] = defaultdict(set)
+    for q in (
+        select(HouseholdCare.household_id, HouseholdCare.tag).join(Household, Household.id == HouseholdCare.household_id),  # type: ignore[arg-type]
+        select(Resident.household_id, ResidentCare.tag)
+        .join(Resident, Resident.id == ResidentCare.resident_id)  # type: ignore[arg-type]
+        .join(Household, Household.id == Resident.household_id)  # type: ignore[arg-type]
+        .where(Resident.archived_at.is_(None)),  # type: ignore[union-attr]
+    ):
+        for hid, tag in session.execute(_household_filter(q, grid, end, exact_grid=True)):
+            tags[hid].add(tag)
+
+    q = select(Household.id, Household.code, Household.address, Household.building, Household.unit, Household.room,
+               Household.created_at, _last_visit(end, Visit.id).label("last"))
+    rows = [r for r in session.execute(_household_filter(q, grid, end, exact_grid=True)) if not care_only or tags.get(r.id)]
+    last_ids = [r.last for r in rows if r.last is not None]
+    visits = {v.id: v for v in session.execute(select(Visit).where(col(Visit.id).in_(last_ids))).scalars()} if last_ids else {}
+    who = {v.worker for v in visits.values()}
+    names = dict(session.execute(select(Worker.username, Worker.name).where(col(Worker.username).in_(who))).all()) if who else {}  # type: ignore[arg-type]
 
     out = []
     for r in rows:
         htags = tags.get(r.id, set())
         interval, by_tag = interval_for(htags, conf)
-        if detail:
-            lv = visits.get(r.last) if r.last is not None else None
-            last_at = lv.started_at if lv is not None else None
-        else:
-            lv = None
-            last_at = timeutil.ensure_utc(r.last) if r.last is not None else None
+        lv = visits.get(r.last) if r.last is not None else None
         registered = _local_day(r.created_at)
-        win = window(on, _local_day(last_at) if last_at else None, registered, interval, conf["earliest_ratio"])
-        row: dict[str, Any] = {"id": r.id, "grid": r.grid_code, "tags": htags, "interval_days": interval,
-                               "interval_tag": by_tag, "registered": registered.isoformat(), **win}
-        if detail:
-            from baiyin_cli.services.registry_keys import full_address
-
-            row["code"] = r.code
-            row["address"] = full_address(r.address, r.building, r.unit, r.room)
-            row["last_visit"] = (
-                {"id": lv.id, "at": timeutil.iso(lv.started_at), "day": _local_day(lv.started_at).isoformat(),
+        last_day = _local_day(lv.started_at) if lv is not None else None
+        out.append({
+            "id": r.id,
+            "code": r.code,
+            "address": full_address(r.address, r.building, r.unit, r.room),
+            "tags": htags,
+            "interval_days": interval,
+            "interval_tag": by_tag,
+            "registered": registered.isoformat(),
+            **window(on, last_day, registered, interval, conf["earliest_ratio"]),
+            "last_visit": (
+                {"id": lv.id, "at": timeutil.iso(lv.started_at), "day": last_day.isoformat(),  # type: ignore[union-attr]
                  "worker": lv.worker, "worker_name": names.get(lv.worker), "kind": lv.kind}
                 if lv is not None else None
-            )
-        out.append(row)
+            ),
+        })
     return out
 
 
@@ -842,7 +818,7 @@ def due_queue(
     read_scope(op, grid_code)
     day = on or timeutil.today()
     conf = settings()
-    rows = _schedules(session, prefix=grid_code, exact_grid=True, on=day, care_only=care_only, detail=True)
+    rows = _schedules(session, grid=grid_code, on=day, care_only=care_only)  # type: ignore[arg-type]
     counts = {"overdue": 0, "due": 0, "early": 0}
     for r in rows:
         counts[r["status"]] += 1
@@ -882,18 +858,50 @@ def due_queue(
 
 def coverage(session: Session, *, prefix: str | None, on: date) -> dict[str, dict[str, Any]]:
     """Care households per grid inside `prefix` on day `on`: how many, how many within their
-    interval (not overdue), the percentage."""
-    rows = _schedules(session, prefix=prefix, exact_grid=False, on=on, care_only=True, detail=False)
+    interval (not overdue), the percentage. The same rule as the windows (`window`), set-based
+    in one statement so that a whole city answers at once:
+
+      a household is overdue on `on` when the local day of its last visit (never visited: of its
+      registration) is before `on` - interval, i.e. when that moment is before the UTC start of
+      local day `on` - interval. The interval is min(default, tag intervals), a CASE over the
+      configured tags; the thresholds are computed here per distinct interval (time zone rules
+      stay in Python), so SQL only compares instants.
+    """
+    from sqlalchemy import case, func, literal, select, union_all
+
+    from baiyin_cli.models import Household, HouseholdCare, Resident, ResidentCare, Visit
+    from baiyin_cli.models.types import UTCDateTime
+
+    conf = settings()
+    default = conf["default_interval_days"]
+    per_tag = {tag: min(days, default) for tag, days in conf["intervals"].items()}
+    end = timeutil.day_bounds(on)[1]
+    own = select(HouseholdCare.household_id.label("hid"), HouseholdCare.tag.label("tag"))  # type: ignore[attr-defined]
+    of_residents = (
+        select(Resident.household_id.label("hid"), ResidentCare.tag.label("tag"))  # type: ignore[attr-defined]
+        .join(Resident, Resident.id == ResidentCare.resident_id)  # type: ignore[arg-type]
+        .where(Resident.archived_at.is_(None))  # type: ignore[union-attr]
+    )
+    if prefix:  # an area: only its households' tags (a grid reads a few dozen rows, not the city's)
+        own = _household_filter(own.join(Household, Household.id == HouseholdCare.household_id), prefix, end)  # type: ignore[arg-type]
+        of_residents = _household_filter(of_residents.join(Household, Household.id == Resident.household_id), prefix, end)  # type: ignore[arg-type]
+    tag_rows = union_all(own, of_residents).subquery()
+    interval = case(per_tag, value=tag_rows.c.tag, else_=default) if per_tag else literal(default)
+    care = select(tag_rows.c.hid, func.min(interval).label("days")).group_by(tag_rows.c.hid).subquery()
+    thresholds = {n: timeutil.day_bounds(on - timedelta(days=n))[0] for n in {*per_tag.values(), default}}
+    threshold = case({n: literal(t, UTCDateTime()) for n, t in thresholds.items()}, value=care.c.days)
+    base = func.coalesce(_last_visit(end, Visit.started_at), Household.created_at)
+    q = _household_filter(
+        select(Household.grid_code, func.count(), func.sum(case((base >= threshold, 1), else_=0)))
+        .select_from(care)
+        .join(Household, Household.id == care.c.hid),  # type: ignore[arg-type]
+        prefix, end,
+    ).group_by(Household.grid_code)
     per: dict[str, dict[str, Any]] = {}
-    for r in rows:
-        g = per.setdefault(r["grid"], {"grid": r["grid"], "care_households": 0, "within_interval": 0, "overdue": 0})
-        g["care_households"] += 1
-        if r["status"] == "overdue":
-            g["overdue"] += 1
-        else:
-            g["within_interval"] += 1
-    for g in per.values():
-        g["coverage"] = _pct(g["within_interval"], g["care_households"])
+    for grid, n, within in session.execute(q):
+        within = int(within or 0)
+        per[grid] = {"grid": grid, "care_households": int(n), "within_interval": within, "overdue": int(n) - within,
+                     "coverage": _pct(within, int(n))}
     return per
 
 
@@ -938,16 +946,25 @@ def visit_stats(
     if worker:
         from baiyin_cli.services.org import get_worker
 
-        w = get_worker(session, worker)
+        w = get_worker(session, worker)  # a former (inactive) worker's rounds can still be read
+        if w.role != "grid_worker" or not w.area_code:
+            raise InvalidInput(NOT_GRID_WORKER, username=w.username)
         read_scope(op, w.area_code)
-        if w.area_code is None:
-            raise NotPermitted(NOT_GRID_WORKER, username=w.username)
         prefix = w.area_code
         where = [VisitDay.worker == w.username]
     else:
         area_code = _area(session, area)
         prefix = read_scope(op, area_code)
-        where = [scope_clause(VisitDay.grid_code, prefix)]
+        where = []
+        if prefix:
+            # The area's grids by name, not as a code range: `grid_code IN (...)` makes every planner
+            # seek ix_visit_day_grid per grid; a range lets SQLite prefer a skip-scan of the whole key.
+            from baiyin_cli.models import Area
+
+            grids = session.execute(
+                select(Area.code).where(Area.level == "grid", scope_clause(Area.code, prefix))
+            ).scalars().all()
+            where.append(col(VisitDay.grid_code).in_(grids))
     where += [VisitDay.day >= start, VisitDay.day <= end]  # type: ignore[list-item, operator]
 
     kinds = list(KINDS)

@@ -27,6 +27,22 @@ PG_ADMIN_URL = os.environ.get("GRID_TEST_PG_URL", "postgresql+psycopg://postgres
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+def _test_keyset() -> str:
+    """One fixed key set for every test database (templates are copied, so they share it): the
+    data, lookup and audit keys grid would otherwise keep in a key file next to each database.
+    Tests of key files themselves unset GRID_KEY."""
+    import base64
+    import hashlib
+
+    k = lambda label: base64.b64encode(hashlib.sha256(b"grid tests " + label).digest()).decode()  # noqa: E731
+    return json.dumps({"format": "grid-key/1", "current": "t1", "data_keys": {"t1": k(b"data")},
+                       "lookup_key": k(b"lookup"), "audit_key": k(b"audit")})
+
+
+TEST_KEY = _test_keyset()
+os.environ["GRID_KEY"] = TEST_KEY
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--backend", action="append", default=None, help="sqlite and/or postgres (default both)")
 

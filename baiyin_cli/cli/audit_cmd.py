@@ -66,4 +66,58 @@ def build() -> typer.Typer:
         if not json_:
             out.info(L(f"审计日志完好：已校验 {r['checked']} 条", f"The audit log is intact: {r['checked']} entries checked"))
 
+    @app.command("export", help=L("把一段时间的审计记录导出为带签名（HMAC）的 JSON Lines 归档文件", "Export a period of the audit log as a signed (HMAC) JSON Lines archive"))
+    def export(
+        start: Annotated[str, typer.Option("--from", help=L("起始日期（含）", "First day (inclusive)"))],
+        end: Annotated[str, typer.Option("--to", help=L("结束日期（含）", "Last day (inclusive)"))],
+        output: Annotated[str, typer.Option("--out", "-o", help=L("输出文件（- 表示标准输出）", "Output file ('-' = stdout)"))] = "-",
+        force: Annotated[bool, typer.Option("--force", help=L("覆盖已存在的文件", "Overwrite an existing file"))] = False,
+    ) -> None:
+        import os
+        import sys
+
+        from baiyin_cli import timeutil
+        from baiyin_cli.errors import InvalidInput
+        from baiyin_cli.services import audit_archive
+
+        d0, d1 = timeutil.parse_date(start), timeutil.parse_date(end)
+        if d0 > d1:
+            raise InvalidInput(audit_archive.BAD_RANGE, start=start, end=end)
+        a, b = timeutil.day_bounds(d0)[0], timeutil.day_bounds(d1)[1]
+        if output != "-" and os.path.exists(output) and not force:
+            from baiyin_cli.services.system import BACKUP_EXISTS
+
+            raise InvalidInput(BACKUP_EXISTS, path=output)
+        tmp = output + ".partial" if output != "-" else None
+        count = 0
+        with ctx.session(write=True) as (s, op):
+            fh = open(tmp, "wb") if tmp else sys.stdout.buffer
+            try:
+                for line in audit_archive.export_lines(s, op, start=a, end=b):
+                    fh.write(line)
+                    count += 1
+            finally:
+                if tmp:
+                    fh.close()
+                else:
+                    fh.flush()
+        if tmp:
+            os.replace(tmp, output)
+            out.info(L(f"已导出 {count - 2} 条审计记录到 {output}（已签名）", f"Exported {count - 2} audit entries to {output} (signed)"))
+
+    @app.command("verify-export", help=L("校验审计归档文件的签名与哈希链", "Check an audit archive's signature and hash chain"))
+    def verify_export(
+        file: Annotated[str, typer.Argument(help=L("归档文件", "Archive file"))],
+        json_: Annotated[bool, typer.Option("--json", help=L("以 JSON 输出", "Output JSON"))] = False,
+    ) -> None:
+        from pathlib import Path
+
+        from baiyin_cli.services import audit_archive
+
+        r = audit_archive.verify_file(Path(file))
+        if json_:
+            out.print_json(r)
+        else:
+            out.info(L(f"归档完好：{r['count']} 条，签名与哈希链均正确", f"The archive is intact: {r['count']} entries, signature and chain correct"))
+
     return app

@@ -34,6 +34,9 @@ def register(app: typer.Typer) -> None:
             out.info(L(f"数据库已初始化到 {r['revision']}：{r['url']}", f"Database at {r['revision']}: {r['url']}"))
         if r["created_admin"]:
             out.info(L("已创建管理员 admin", "Created the admin operator"))
+        if r["key_created"]:
+            out.info(L(f"已生成密钥文件 {r['key_path']}（权限 0600）：请另行安全备份，丢失则无法读取加密的身份证号和电话",
+                       f"Created the key file {r['key_path']} (mode 0600): back it up separately and safely; without it the encrypted ID numbers and phones cannot be read"))
         if r["admin_pin_set"]:
             out.info(L("已设置 admin 的 PIN；登录：grid login admin", "admin's PIN is set; log in with: grid login admin"))
         elif not r["admin_has_pin"]:

@@ -64,6 +64,9 @@ def init(url: str | None = None, *, admin_pin: str | None = None) -> dict[str, A
             audit.record(s, None, "auth.set_pin", "worker", "admin", detail={"kind": auth.secret_kind(admin_pin), "first": True})
             pin_set = True
         admin_has_pin = auth.has_secret(s, "admin")
+        from baiyin_cli.services import keys
+
+        key = keys.ensure(s, eng.url.render_as_string(hide_password=False))
         s.commit()
     return {
         "url": store.redact(str(eng.url)),
@@ -73,6 +76,8 @@ def init(url: str | None = None, *, admin_pin: str | None = None) -> dict[str, A
         "created_admin": created_admin,
         "admin_pin_set": pin_set,
         "admin_has_pin": admin_has_pin,
+        "key_created": key["created"],
+        "key_path": key["path"],
     }
 
 

@@ -301,11 +301,13 @@ def petition_scope_clause(op: Operator, *, community, grid, assignee, dept):  # 
 
     if op.is_admin:
         return true()
+    # A secretary's area is a community, a grid worker's a grid: equality (not a prefix range),
+    # so the queue reads the (community_code, due_at, id) / (grid_code, due_at, id) index in order.
     if op.role == "secretary":
-        return scope_clause(community, op.area_code) if op.area_code else false()
+        return community == op.area_code if op.area_code else false()
     if op.role == "grid_worker":
         mine = assignee == op.username
-        return or_(scope_clause(grid, op.area_code), mine) if op.area_code else mine
+        return or_(grid == op.area_code, mine) if op.area_code else mine
     if op.role == "department":
         return dept == op.dept_code if op.dept_code else false()
     if op.role == "viewer":

@@ -635,32 +635,34 @@ def _queue_filter(
     return clauses, wanted
 
 
+PAGE_MAX = 1000  # a listing up to this long is read by ids first (see list_petitions)
+
+
 def _newest_first(wanted: frozenset[str] | None) -> bool:
     """A listing of stopped states only is newest first; anything with running clocks, most urgent first."""
     return wanted is not None and not (wanted & wf.RUNNING)
 
 
-def _after(session: Session, wanted: frozenset[str] | None, number: str):  # type: ignore[no-untyped-def]
-    """Keyset paging: the rows that come after petition `number` in the listing's order.
+def _after(session: Session, wanted: frozenset[str] | None, number: str) -> tuple[Any, Any]:
+    """Keyset paging: the conditions for the rows after petition `number` in the listing's order,
+    as (on the running rows, on the stopped rows); None for "none of these".
 
-    The anchor's current (due_at, id) (or (filed_at, id)) bounds an index range, so page N+1
-    costs what page 1 costs. Had the anchor moved since the page was read, the next page
-    starts from where it is now; the TUI's periodic snapshot re-reads in one transaction.
+    Each is an index range (scope, due_at, id) or (filed_at, id), so page N+1 costs what page 1
+    costs. Had the anchor moved since the page was read, the next page starts from where it is
+    now; the TUI's periodic snapshot re-reads in one transaction.
     """
-    from sqlalchemy import and_, or_
+    from sqlalchemy import and_, or_, true
 
     from baiyin_cli.models import Petition
 
     a = get_petition(session, number)
     if _newest_first(wanted):
-        return or_(Petition.filed_at < a.filed_at, and_(Petition.filed_at == a.filed_at, Petition.id < a.id))  # type: ignore[operator]
+        return None, and_(Petition.filed_at <= a.filed_at,  # type: ignore[operator]
+                          or_(Petition.filed_at < a.filed_at, Petition.id < a.id))  # type: ignore[operator]
     if a.due_at is None:
-        return and_(Petition.due_at.is_(None), Petition.id > a.id)  # type: ignore[union-attr, operator]
-    return or_(
-        Petition.due_at > a.due_at,  # type: ignore[operator]
-        and_(Petition.due_at == a.due_at, Petition.id > a.id),  # type: ignore[operator]
-        Petition.due_at.is_(None),  # type: ignore[union-attr]
-    )
+        return None, Petition.id > a.id  # type: ignore[operator]
+    return and_(Petition.due_at >= a.due_at,  # type: ignore[operator]
+                or_(Petition.due_at > a.due_at, Petition.id > a.id)), true()  # type: ignore[operator]
 
 
 def list_petitions(
@@ -692,27 +694,62 @@ def list_petitions(
 
     from baiyin_cli.models import Household, Petition
 
+    from sqlalchemy import func
+    from sqlalchemy import select as core_select
+
     op = require(op)
     now = timeutil.now()
-    clauses, wanted = _queue_filter(session, op, statuses=statuses, area=area, assignee=assignee, category=category,
-                                    overdue=overdue, due_within=due_within, mine=mine, text=text, now=now)
-    if after:
-        clauses.append(_after(session, wanted, after))
-    q = select(Petition, Household.code).outerjoin(Household, Household.id == Petition.household_id)  # type: ignore[arg-type]
-    q = q.where(*clauses)
+    filters: dict[str, Any] = dict(area=area, assignee=assignee, category=category, overdue=overdue,
+                                   due_within=due_within, mine=mine, text=text, now=now)
+    clauses, wanted = _queue_filter(session, op, statuses=statuses, **filters)
+    base = select(Petition, Household.code).outerjoin(Household, Household.id == Petition.household_id)  # type: ignore[arg-type]
+    on_running, on_stopped = _after(session, wanted, after) if after else (True, True)
     if _newest_first(wanted):
-        q = q.order_by(Petition.filed_at.desc(), Petition.id.desc())  # type: ignore[attr-defined, union-attr]
+        parts = [(None, clauses, [on_stopped], (Petition.filed_at.desc(), Petition.id.desc()))]  # type: ignore[attr-defined, union-attr]
     else:
-        q = q.order_by(Petition.due_at.asc().nulls_last(), Petition.id)  # type: ignore[union-attr, arg-type]
-    if offset:
-        q = q.offset(offset)
-    if limit:
-        q = q.limit(limit)
-    out = []
-    for p, hh_code in session.execute(q):
-        d = petition_public(p, household=hh_code)
-        d["clock"] = clock(p, now)
-        out.append(d)
+        # Running clocks by deadline, then the stopped ones: two reads in index order (scope, due_at,
+        # id) rather than one sort of the whole scope by "due_at NULLS LAST" (SQLite keeps NULLs first).
+        # due_at is set only while the clock runs (wf.next_due): when every running state is wanted,
+        # the running read needs no status test, and an OFFSET over it steps through the index alone.
+        running = clauses
+        if wanted is None or wf.RUNNING <= wanted:
+            running, _ = _queue_filter(session, op, statuses=[STATUS_ALL], **filters)
+        parts = [
+            ("running", running, [Petition.due_at.is_not(None), on_running], (Petition.due_at.asc(), Petition.id.asc())),  # type: ignore[union-attr]
+            ("stopped", clauses, [Petition.due_at.is_(None), on_stopped], (Petition.id.asc(),)),  # type: ignore[union-attr]
+        ]
+    out: list[dict[str, Any]] = []
+    skip = offset or 0
+    for name, scope, extra, order in parts:
+        if extra[-1] is None or (limit is not None and len(out) >= limit):
+            continue
+        where = [*scope, *(c for c in extra if c is not True)]
+        if skip and name == "running":
+            # An offset past the running rows continues into the stopped ones.
+            n = session.execute(core_select(func.count()).select_from(Petition).where(*where)).scalar_one()
+            if skip >= n:
+                skip -= n
+                continue
+        if limit is not None and limit <= PAGE_MAX:
+            # A page: its ids first, from the index alone (an OFFSET skips index entries, not rows),
+            # then those rows.
+            q_ids = core_select(Petition.id).where(*where).order_by(*order).limit(limit - len(out))
+            if skip:
+                q_ids, skip = q_ids.offset(skip), 0
+            ids = list(session.execute(q_ids).scalars())
+            found = {p.id: (p, hh) for p, hh in session.execute(base.where(Petition.id.in_(ids)))}  # type: ignore[union-attr]
+            rows = [found[i] for i in ids if i in found]
+        else:
+            q = base.where(*where).order_by(*order)
+            if skip:
+                q, skip = q.offset(skip), 0
+            if limit is not None:
+                q = q.limit(limit - len(out))
+            rows = list(session.execute(q))
+        for p, hh_code in rows:
+            d = petition_public(p, household=hh_code)
+            d["clock"] = clock(p, now)
+            out.append(d)
     return out
 
 
@@ -742,30 +779,33 @@ def count_petitions(
 
 
 def queue_counts(session: Session, op: Operator | None, *, area: str | None = None) -> dict[str, int]:
-    """The triage header in one query, over the active petitions the operator may see (in `area`):
-    open (the default listing), overdue (a running deadline passed), awaiting_callback
-    (assigned, not yet phoned back) and escalated (at a department)."""
-    from sqlalchemy import case, func, select
+    """The triage header over the active petitions the operator may see (in `area`): open (the
+    default listing), overdue (a running deadline passed), awaiting_callback (assigned, not yet
+    phoned back) and escalated (at a department).
+
+    Two index-only reads, whatever the size of the queue: the states from (scope, status), and
+    the overdue from (scope, due_at): due_at is set only while the clock runs (wf.next_due), so
+    a passed due_at is an active petition's.
+    """
+    from sqlalchemy import func, select
 
     from baiyin_cli.models import Petition
 
     op = require(op)
     now = timeutil.now()
-    clauses, _wanted = _queue_filter(session, op, statuses=None, area=area, assignee=None, category=None,
-                                     overdue=False, due_within=None, mine=False, text=None, now=now)
-    row = session.execute(
-        select(
-            func.count(),
-            func.sum(case((Petition.due_at < now, 1), else_=0)),  # type: ignore[operator]
-            func.sum(case((Petition.status == "assigned", 1), else_=0)),
-            func.sum(case((Petition.status == "escalated", 1), else_=0)),
-        ).select_from(Petition).where(*clauses)
-    ).one()
+    common: dict[str, Any] = dict(area=area, assignee=None, category=None, due_within=None, mine=False, text=None,
+                                  now=now)
+    clauses, _wanted = _queue_filter(session, op, statuses=None, overdue=False, **common)
+    by_status = {st: int(n) for st, n in session.execute(
+        select(Petition.status, func.count()).where(*clauses).group_by(Petition.status)
+    )}
+    late, _ = _queue_filter(session, op, statuses=[STATUS_ALL], overdue=True, **common)
+    overdue = session.execute(select(func.count()).select_from(Petition).where(*late)).scalar_one()
     return {
-        "open": int(row[0] or 0),
-        "overdue": int(row[1] or 0),
-        "awaiting_callback": int(row[2] or 0),
-        "escalated": int(row[3] or 0),
+        "open": sum(by_status.values()),
+        "overdue": int(overdue or 0),
+        "awaiting_callback": by_status.get("assigned", 0),
+        "escalated": by_status.get("escalated", 0),
     }
 
 

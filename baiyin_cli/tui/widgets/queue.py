@@ -38,8 +38,8 @@ from baiyin_cli.i18n import L
 from baiyin_cli.tui import fmt
 from baiyin_cli.tui.gateway import Filters, Gateway, Row, Snapshot
 
-PAGE_SIZE = 100
-MAX_PAGES = 40  # rows kept in memory: at most 4,000
+PAGE_SIZE = 50
+MAX_PAGES = 80  # rows kept in memory: at most 4,000
 MAX_INFLIGHT = 3
 
 
@@ -81,8 +81,12 @@ def header_text(width: int) -> str:
     return " ".join(fmt.fit(c.title, w) for c, w in layout(width))[:width]
 
 
-class PetitionQueue(ScrollView, can_focus=True):
-    """A virtual list of petitions in urgency order."""
+class PetitionQueue(ScrollView, can_focus=True, inherit_bindings=False):
+    """A virtual list of petitions in urgency order.
+
+    It takes none of ScrollView's scrolling keys: arrows, PageUp/PageDown, Home/End move the
+    cursor (the screen binds them, see keys.py) and the view follows it.
+    """
 
     DEFAULT_CSS = """
     PetitionQueue {

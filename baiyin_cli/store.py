@@ -51,6 +51,12 @@ LOCKED = M(
     "The database is busy (another terminal is writing); try again shortly",
 )
 
+TOO_LARGE = M(
+    "db.value_too_large",
+    "输入的值超出数据库能保存的范围（{error}）",
+    "A value given is out of the range the database can store ({error})",
+)
+
 _url_override: str | None = None
 _engines: dict[str, Engine] = {}
 _checked: set[str] = set()
@@ -181,7 +187,7 @@ def check_schema(eng: Engine) -> None:
 @contextmanager
 def session(write: bool = False, url: str | None = None, check: bool = True) -> Iterator[Session]:
     """One transaction. Commits on success, rolls back on any exception."""
-    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import DataError, OperationalError
     from sqlmodel import Session
 
     eng = engine(url)
@@ -198,6 +204,11 @@ def session(write: bool = False, url: str | None = None, check: bool = True) -> 
                 raise
     except OperationalError as exc:
         raise translate_operational_error(exc, eng) from None
+    except (OverflowError, DataError) as exc:
+        # A number too big for an SQLite INTEGER (the driver refuses to bind it) or a value
+        # PostgreSQL refuses ("integer out of range"): the input's fault, said in one line.
+        msg = str(getattr(exc, "orig", exc)).strip()
+        raise InvalidInput(TOO_LARGE, error=(msg.splitlines()[0] if msg else type(exc).__name__)[:200]) from None
 
 
 def translate_operational_error(exc: Exception, eng: Engine) -> Exception:

@@ -97,3 +97,38 @@ def test_a_missing_choice_names_its_column(grid, city, tmp_path, entity, line):
     r = grid("--as", "admin", "--lang", "en", "import", entity, str(path), "--json", expect=1)
     errors = r.json()["errors"]
     assert errors and all(e["row"] == 1 and e["column"] for e in errors), errors
+
+
+@pytest.mark.parametrize("argv", [
+    ("petition", "list", "--limit", "99999999999999999999"),
+    ("petition", "list", "--offset", "99999999999999999999"),
+    ("visit", "list", "--limit", "99999999999999999999"),
+    ("area", "list", "--limit", "99999999999999999999"),
+])
+def test_a_number_too_big_for_the_database_is_one_line(grid, argv):
+    """Regression (found by the absurd-values suite): a --limit beyond SQLite's INTEGER reached the
+    driver, which raised OverflowError: 'internal error'. Now exit 1 saying the value is out of range."""
+    r = grid("--as", "admin", "--lang", "en", *argv, expect=None)
+    assert r.exit_code in (0, 1), r
+    if r.exit_code == 1:
+        assert "out of the range the database can store" in r.stderr, r
+
+
+def test_a_backup_into_a_missing_folder_is_one_line(grid, backend, tmp_path):
+    """Regression (absurd-values suite): `grid db backup /no/such/dir/x.db` said 'internal error'."""
+    if backend != "sqlite":
+        pytest.skip("grid db backup is for SQLite (PostgreSQL: pg_dump)")
+    r = grid("--lang", "en", "db", "backup", str(tmp_path / "no" / "such" / "dir" / "x.db"), expect=1)
+    assert "Cannot write the backup" in r.stderr
+
+
+def test_every_command_survives_absurd_values_sampled(db_url, backend, tmp_path):
+    """The quick version of tests/reliability/test_absurd.py: every 9th generated case (all
+    commands are still walked, so a new command shows up in the count)."""
+    if backend == "postgres":
+        pytest.skip("one backend is enough for the quick version")
+    from tests.reliability.test_absurd import run_cases
+
+    problems, exits, total = run_cases(db_url, tmp_path, every=9)
+    assert total > 500
+    assert not problems, "\n".join(problems[:20])

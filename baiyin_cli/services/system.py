@@ -18,6 +18,7 @@ BACKUP_EXISTS = M(
     "db.backup_exists", "目标文件已存在：{path}（用 --force 覆盖）", "The file exists: {path} (use --force to overwrite)"
 )
 BACKUP_NO_DB = M("db.backup_no_db", "数据库文件不存在：{path}", "No database file at {path}")
+BACKUP_FAILED = M("db.backup_failed", "无法写入备份文件 {path}：{error}", "Cannot write the backup to {path}: {error}")
 
 
 def init(url: str | None = None, *, admin_pin: str | None = None) -> dict[str, Any]:
@@ -158,12 +159,16 @@ def backup(target: Path, *, force: bool = False, url: str | None = None) -> dict
         tmp.unlink()
     src = sqlite3.connect(str(src_path))
     try:
-        dst = sqlite3.connect(str(tmp))
         try:
-            src.backup(dst)
-        finally:
-            dst.close()
+            dst = sqlite3.connect(str(tmp))
+            try:
+                src.backup(dst)
+            finally:
+                dst.close()
+            tmp.replace(target)
+        except (sqlite3.Error, OSError) as exc:  # no such folder, no space, not writable
+            tmp.unlink(missing_ok=True)
+            raise InvalidInput(BACKUP_FAILED, path=str(target), error=str(exc)[:200]) from None
     finally:
         src.close()
-    tmp.replace(target)
     return {"source": str(src_path), "target": str(target), "bytes": target.stat().st_size}

@@ -36,3 +36,21 @@ def load_run(url: str, backend: str, *, processes: int, seconds: float, cli_shar
 def assert_agrees(r) -> None:  # type: ignore[no-untyped-def]
     problems = r["problems"]
     assert not problems, "\n".join(problems[:30])
+
+
+def fingerprints(url: str) -> dict[str, tuple[int, str]]:
+    """Every table's row count and a checksum of its content (all tables, login sessions included)."""
+    import hashlib
+
+    from sqlalchemy import create_engine, inspect, text
+
+    eng = create_engine(url)
+    out: dict[str, tuple[int, str]] = {}
+    try:
+        with eng.connect() as c:
+            for t in sorted(inspect(c).get_table_names()):
+                rows = sorted(repr(tuple(r)) for r in c.execute(text(f'SELECT * FROM "{t}"')))
+                out[t] = (len(rows), hashlib.sha256("\n".join(rows).encode()).hexdigest())
+    finally:
+        eng.dispose()
+    return out

@@ -594,9 +594,38 @@ def test_snapshot_help(snapshot_city, snap_compare):
 # ---------------------------------------------------------------- the command
 
 
-def test_grid_triage_needs_an_operator(grid, city):
+def test_grid_triage_needs_a_session(grid, city):
     r = grid("triage", expect=4)
-    assert "--as" in r.stderr
+    assert "grid login" in r.stderr
+    r = grid("--as", "sec1", "triage", expect=4, env={"GRID_TOKEN": ""})
+    assert "grid login" in r.stderr
+
+
+def test_every_call_authenticates_a_revoked_session_stops_the_screen(grid, queue_city):
+    """The app re-checks the session on every database call (as `grid triage` wires it)."""
+    from baiyin_cli import store
+    from baiyin_cli.services import auth
+    from baiyin_cli.services.access import authenticate
+
+    with store.session(write=True) as s:
+        token, _row = auth.issue_token(s, "sec1")
+
+    def identify(session):  # type: ignore[no-untyped-def]
+        return authenticate(session, claimed="sec1", token=token, source="env")
+
+    async def scenario() -> None:
+        async with triage("sec1", identify=identify) as (app, pilot):
+            assert len(numbers(app)) == 5
+            with store.session(write=True) as s:
+                auth.revoke_sessions(s, "sec1")
+            notes: list[str] = []
+            app.notify = lambda message, **kw: notes.append(str(message))  # type: ignore[method-assign]
+            app.action_refresh_now()
+            await settle(pilot)
+            assert notes and "grid login" in notes[0]
+            assert len(numbers(app)) == 5  # what was on screen stays; nothing crashed
+
+    run(scenario())
 
 
 def test_grid_help_does_not_import_textual(env_dirs):

@@ -65,17 +65,27 @@ def register(app: typer.Typer) -> None:
             ctx.state.demo = True
             ctx.state.db = str(store.demo_sqlite_path())
             store.set_url(ctx.state.db)
-        # Who is working, checked before the screen opens: an unknown operator is one line and exit 4.
+        # Who is working, checked before the screen opens: no session or an unknown operator is one
+        # line and exit 4. Every database call of the app then authenticates the same way again, so
+        # a session revoked (grid logout, deactivation) meanwhile stops the screen's next call.
+        claimed, demo_db = ctx.username(), ctx.state.demo
+        token, source = ctx.token()
         with ctx.session() as (s, op):
             from baiyin_cli.services.access import require
 
-            require(op)
+            who = require(op).username  # authenticated (session or demo database), not just claimed
             if area:
                 from baiyin_cli.services import petitions
 
                 petitions.count_petitions(s, op, area=area)
+
+        def identify(session):  # type: ignore[no-untyped-def]
+            from baiyin_cli.services.access import authenticate
+
+            return authenticate(session, claimed=claimed, token=token, source=source, demo=demo_db)
+
         from baiyin_cli.tui.app import TriageApp
 
-        app = TriageApp(ctx.username(), url=store.database_url(), area=area, refresh_seconds=refresh)
+        app = TriageApp(who, identify=identify, url=store.database_url(), area=area, refresh_seconds=refresh)
         app.run()
         raise typer.Exit(app.return_code or 0)

@@ -25,7 +25,7 @@ from textual.worker import Worker, WorkerState
 from baiyin_cli import timeutil
 from baiyin_cli.i18n import L, set_lang
 from baiyin_cli.tui import keys
-from baiyin_cli.tui.gateway import Filters, Gateway
+from baiyin_cli.tui.gateway import Filters, Gateway, Identify
 
 STALE_AFTER = 60.0  # seconds: reload even without changes, since "overdue" moves with the clock
 
@@ -38,6 +38,7 @@ class TriageApp(App[int]):
         self,
         username: str | None,
         *,
+        identify: Identify | None = None,
         url: str | None = None,
         area: str | None = None,
         lang: str | None = None,
@@ -49,7 +50,7 @@ class TriageApp(App[int]):
         keys.install(self, "app")
         from baiyin_cli import config
 
-        self.gateway = Gateway(username, url)
+        self.gateway = Gateway(username, url, identify)
         self.initial_filters = Filters(area=area or None)
         self.refresh_seconds = float(refresh_seconds or config.load().get("tui.refresh_seconds", 5) or 5)
         self.marker: Any = None

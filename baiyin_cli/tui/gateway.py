@@ -9,7 +9,7 @@ filters, counts, clocks and allowed events all come from services/petitions.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -139,12 +139,24 @@ def error_text(exc: BaseException | None) -> str:
     return scrub(t(UNEXPECTED, error=f"{type(exc).__name__}: {first}"[:200])) or ""
 
 
-class Gateway:
-    """Blocking calls into the services for one operator (run them in thread workers)."""
+Identify = Callable[["Session"], "Operator | None"]
 
-    def __init__(self, username: str | None, url: str | None = None) -> None:
+
+class Gateway:
+    """Blocking calls into the services for one operator (run them in thread workers).
+
+    `identify(session)` says who the operator is, inside each session: `grid triage` passes the
+    same authentication every command goes through (a revoked or expired session, or a
+    deactivated operator, stops the next call). Without it, `username` is looked up as is,
+    which is what tests of the app do.
+    """
+
+    def __init__(
+        self, username: str | None, url: str | None = None, identify: Identify | None = None
+    ) -> None:
         self.username = username
         self.url = url
+        self.identify = identify
         self.names = Names()
         self._op: Operator | None = None
 
@@ -156,7 +168,7 @@ class Gateway:
         from baiyin_cli.services.access import load_operator, require
 
         with store.session(write=write, url=self.url) as s:
-            op = require(load_operator(s, self.username))
+            op = require(self.identify(s) if self.identify else load_operator(s, self.username))
             self._op = op
             yield s, op
 

@@ -409,6 +409,7 @@ def test_who_may_log_read_and_void(grid, city, clock):
     # Voiding: the worker themself or the secretary/admin of the area; once.
     grid("--as", "wg11", "visit", "void", str(v12["id"]), "--reason", "x", expect=4)
     grid("--as", "sec2", "visit", "void", str(v12["id"]), "--reason", "x", expect=4)
+    grid("--as", "wg12", "visit", "void", str(v12["id"]), "--reason", "x", "--at", "2026-10-04 09:00", expect=1)
     grid("--as", "wg12", "visit", "void", str(v12["id"]), "--reason", "登记错了")
     r = grid("--as", "sec1", "visit", "void", str(v12["id"]), "--reason", "again", expect=5)
     assert str(v12["id"]) in r.stderr

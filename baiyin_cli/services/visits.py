@@ -124,6 +124,11 @@ VISIT_NOT_FOUND = M("visit.not_found", "找不到走访记录 #{id}", "No visit 
 ALREADY_VOIDED = M(
     "visit.already_voided", "走访记录 #{id} 已于 {at} 作废", "Visit #{id} was already voided at {at}"
 )
+VOID_BEFORE_VISIT = M(
+    "visit.void_before_visit",
+    "作废时间 {at} 早于走访 #{id} 的开始时间 {start}",
+    "Voided at {at}, before visit #{id} started ({start})",
+)
 NEEDS_WORKER_OR_GRID = M(
     "visit.needs_worker_or_grid",
     "请用 --worker 或 --grid 指明查看哪个网格的走访计划",
@@ -597,6 +602,8 @@ def void_visit(
     if v.voided_at is not None:
         raise Conflict(ALREADY_VOIDED, id=v.id, at=timeutil.fmt(v.voided_at))
     now = timeutil.now()
+    if at is not None and timeutil.ensure_utc(at) < v.started_at:
+        raise InvalidInput(VOID_BEFORE_VISIT, id=v.id, at=timeutil.fmt(at), start=timeutil.fmt(v.started_at))
     v.voided_at = timeutil.ensure_utc(at) if at is not None else now
     v.voided_by = op.username
     v.void_reason = reason_v

@@ -19,6 +19,7 @@ ZHANG_ID = make_id("620402", date(1956, 3, 17), 123)  # a man born before 1985 (
 LI_ID = make_id("620402", date(1958, 7, 2), 244)
 CHILD_ID = make_id("620403", date(1986, 11, 9), 35)
 ZHANG_PHONE = "13912345678"
+WIDE = {"COLUMNS": "300"}  # tables off a TTY are as wide as COLUMNS: no wrapped numbers to miss
 
 
 def household(grid, grid_code, address, *more, as_=A, expect=0):
@@ -60,12 +61,12 @@ def test_household_and_resident_flow(grid, family):
 
     shown = grid(*A, "household", "show", h["code"], "--json").json()
     assert [m["name"] for m in shown["members"]] == ["张三", "李四", "张小明"]
-    assert shown["head"] == "张三" and shown["care"] == ["low_income"]
+    assert shown["head"] == "张三" and shown["care"] == ["low_income"] and shown["member_count"] == 3
     assert shown["care_all"] == ["elderly_alone", "low_income"]
     assert shown["last_visit"] is None and shown["grid_name"] == "网格11"
 
     rows = grid(*A, "household", "list", "--grid", G11, "--json").json()
-    assert [(r["code"], r["members"], r["head"]) for r in rows] == [(h["code"], 3, "张三"), (second["code"], 0, None)]
+    assert [(r["code"], r["member_count"], r["head"]) for r in rows] == [(h["code"], 3, "张三"), (second["code"], 0, None)]
     assert [r["code"] for r in grid(*A, "household", "list", "--care", "elderly_alone", "--json").json()] == [h["code"]]
     assert [r["code"] for r in grid(*A, "household", "list", "--address", "人民路14", "--json").json()] == [second["code"]]
     assert len(grid(*A, "household", "list", "--limit", "1", "--json").json()) == 1
@@ -255,14 +256,14 @@ def _leaks(text: str) -> list[str]:
 def test_masking_never_prints_birth_digits_or_phones(grid, family):
     hh = family["household"]["code"]
     outputs = [
-        grid(*A, "resident", "show", str(family["head"]["id"])),
+        grid(*A, "resident", "show", str(family["head"]["id"]), env=WIDE),
         grid(*A, "resident", "show", str(family["head"]["id"]), "--json"),
-        grid(*A, "resident", "list"),
+        grid(*A, "resident", "list", env=WIDE),
         grid(*A, "resident", "list", "--json"),
-        grid(*A, "resident", "search", "zs"),
+        grid(*A, "resident", "search", "zs", env=WIDE),
         grid(*A, "resident", "search", ZHANG_ID[-4:], "--json"),
         grid(*A, "resident", "search", ZHANG_ID, "--json"),
-        grid(*A, "household", "show", hh),
+        grid(*A, "household", "show", hh, env=WIDE),
         grid(*A, "household", "show", hh, "--json"),
         grid(*A, "household", "list", "--json"),
         grid(*A, "audit", "list", "--json"),
@@ -399,7 +400,7 @@ def test_search_by_name_pinyin_initials_numbers_and_address(grid, family):
     assert names("nobody")[0] == []
     grid(*A, "resident", "search", "z", "--json")  # one letter: initials only, not an error
     assert "太短" in grid(*A, "resident", "search", "-", expect=1).stderr
-    table = grid(*A, "resident", "search", "zs").stdout
+    table = grid(*A, "resident", "search", "zs", env=WIDE).stdout
     assert "张三" in table and "首字母" in table
     assert zeng["name_pinyin"] == "zengguohua"
     assert hh
@@ -447,7 +448,7 @@ def test_care_list(grid, family):
     counted = {r["code"]: r for r in grid(*A, "care", "list", "--json").json()}
     assert counted["elderly_alone"]["residents"] == 1 and counted["low_income"]["households"] == 1
     assert grid("--as", "wg12", "care", "list", "--json").json()[0]["residents"] == 0
-    assert "独居老人" in grid("care", "list").stdout
+    assert "独居老人" in grid("care", "list", env=WIDE).stdout
     # Care tags may be given by their Chinese label, and config may add new ones.
     h = household(grid, G11, "人民路40号", "--care", "低保户,特困人员")
     assert h["care"] == ["low_income", "special_hardship"]
@@ -522,16 +523,40 @@ def test_through_a_real_subprocess(grid_proc, city):
     assert r.stderr.startswith("grid: error:")
 
 
+def _registry_demo(path, seed=2026):
+    """The demo's org and registry steps only (the whole demo adds petitions, visits...)."""
+    import random
+
+    from sqlmodel import Session
+
+    from baiyin_cli import store, timeutil
+    from baiyin_cli.services import demo, system
+
+    url = f"sqlite:///{path}"
+    system.init(url)
+    with Session(store.engine(url).execution_options(grid_write=True)) as s:
+        ctx = demo.DemoContext(session=s, rng=random.Random(seed), now=timeutil.now())
+        steps = dict(demo.STEPS)
+        for name in ("org", "registry"):
+            steps[name](ctx)
+            s.flush()
+        s.commit()
+    store.dispose_all()
+    return ctx
+
+
 def test_demo_households_and_residents(env_dirs, tmp_path):
     """The demo's registry is realistic, valid and the same for the same seed (SQLite only:
     the demo is its own SQLite file)."""
     import sqlite3
 
-    from baiyin_cli.services import demo, validate
+    from baiyin_cli.services import validate
 
     path = tmp_path / "demo.db"
-    made = demo.build(path)
+    ctx = _registry_demo(path)
+    made = ctx.made
     assert 25 * made["grids"] <= made["households"] <= 40 * made["grids"]
+    assert len(ctx.households) == made["households"] and ctx.households[0]["head"]
     con = sqlite3.connect(path)
     q = lambda sql: con.execute(sql).fetchall()  # noqa: E731
     for number, birth, sex in q("SELECT id_number, birth_date, sex FROM resident WHERE id_number IS NOT NULL"):
@@ -542,6 +567,8 @@ def test_demo_households_and_residents(env_dirs, tmp_path):
              " AND r.relation = '02' AND r.archived_at IS NULL) != 1") == [(0,)]
     assert q("SELECT COUNT(*) FROM (SELECT id_number FROM resident WHERE id_number IS NOT NULL"
              " GROUP BY id_number HAVING COUNT(*) > 1)") == [(0,)]
+    assert q("SELECT COUNT(*) FROM (SELECT grid_code, address_norm FROM household"
+             " GROUP BY grid_code, address_norm HAVING COUNT(*) > 1)") == [(0,)]
     # Care tags on a plausible share; the elderly living alone are old and alone.
     tags = dict(q("SELECT tag, COUNT(*) FROM resident_care GROUP BY tag"))
     total = made["residents"]
@@ -551,20 +578,24 @@ def test_demo_households_and_residents(env_dirs, tmp_path):
              " JOIN resident_care c ON c.resident_id = r.id AND c.tag = 'elderly_alone'") == [(1, 1)]
     assert q("SELECT COUNT(*) FROM resident r JOIN resident_care c ON c.resident_id = r.id AND c.tag = 'elderly_alone'"
              " WHERE (SELECT COUNT(*) FROM resident o WHERE o.household_id = r.household_id) > 1") == [(0,)]
-    # Mothers were 20-42 when their children (of the head) were born.
+    assert q("SELECT MAX(birth_date) < date('now', '-6 years') FROM resident r JOIN resident_care c"
+             " ON c.resident_id = r.id AND c.tag = 'empty_nest'") == [(1,)]
+    # Mothers were 20-42 when their children (of the head) were born; heads are adults.
     gaps = q("SELECT MIN(julianday(c.birth_date) - julianday(m.birth_date)) / 365.25,"
              " MAX(julianday(c.birth_date) - julianday(m.birth_date)) / 365.25 FROM resident c"
              " JOIN resident m ON m.household_id = c.household_id AND m.sex = 'F' AND m.relation IN ('02', '10')"
              " WHERE c.relation IN ('20', '30')")
     assert 19 <= gaps[0][0] and gaps[0][1] <= 43
+    assert q("SELECT MAX(birth_date) < date('now', '-18 years') FROM resident WHERE relation = '02'") == [(1,)]
+    assert q("SELECT COUNT(*) FROM resident WHERE phone IS NOT NULL AND birth_date > date('now', '-16 years')") == [(0,)]
     assert re.fullmatch(r"[a-z]+", q("SELECT name_pinyin FROM resident LIMIT 1")[0][0])
     assert q("SELECT COUNT(*) FROM household_address_key")[0][0] > made["households"]
-    sample = q("SELECT name, id_number, phone FROM resident ORDER BY id LIMIT 50")
+    sample = q("SELECT name, id_number, phone, birth_date FROM resident ORDER BY id")
     con.close()
     again = tmp_path / "again.db"
-    demo.build(again)
+    _registry_demo(again)
     con = sqlite3.connect(again)
-    assert con.execute("SELECT name, id_number, phone FROM resident ORDER BY id LIMIT 50").fetchall() == sample
+    assert con.execute("SELECT name, id_number, phone, birth_date FROM resident ORDER BY id").fetchall() == sample
     con.close()
     # The demo answers the registry commands.
     from tests.conftest import invoke
@@ -572,3 +603,9 @@ def test_demo_households_and_residents(env_dirs, tmp_path):
     found = invoke("--db", str(path), "--as", "admin", "resident", "search", "wang", "--limit", "5", "--json").json()
     assert len(found) == 5 and all(r["matched"] for r in found)
     assert json.loads(invoke("--db", str(path), "--as", "admin", "care", "list", "--json").stdout)[0]["residents"] > 0
+
+
+def test_demo_steps_include_the_registry_right_after_the_org():
+    from baiyin_cli.services import demo
+
+    assert [name for name, _fn in demo.STEPS][:2] == ["org", "registry"]

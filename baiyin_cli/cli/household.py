@@ -61,7 +61,7 @@ def _household_table(rows: list[dict[str, Any]], *, show_status: bool) -> None:
         cols,
         (
             [r["code"], r["grid"], r["full_address"], registry.type_label(r["type"]), r.get("head") or "",
-             r.get("members", 0), care_text(r.get("care_all"))] + ([status_text(r)] if show_status else [])
+             r.get("member_count", 0), care_text(r.get("care_all"))] + ([status_text(r)] if show_status else [])
             for r in rows
         ),
         empty=L("没有住户", "No households"),

@@ -1041,7 +1041,7 @@ def _household_rows(session: Session, op: Operator | None, hs: list[Household]) 
                 h,
                 care=own.get(h.id, []),  # type: ignore[arg-type]
                 care_all=_ordered(tags),
-                members=counts.get(h.id, 0),  # type: ignore[arg-type]
+                member_count=counts.get(h.id, 0),  # type: ignore[arg-type]
                 head=head_name,
             )
         )
@@ -1180,6 +1180,7 @@ def show_household(
         care_all=_ordered(all_tags),
         grid_name=grid.name,
         head=head["name"] if head else None,
+        member_count=sum(1 for m in member_rows if not m["archived"]),
         members=member_rows,
         last_visit=last_visit(session, h.id),  # type: ignore[arg-type]
         history=history(session, h.id),  # type: ignore[arg-type]

@@ -51,6 +51,11 @@ LOCKED = M(
     "The database is busy (another terminal is writing); try again shortly",
 )
 
+WRITE_CONFLICT = M(
+    "db.write_conflict",
+    "其他终端同时在修改同样的记录，本次操作未写入任何内容，请重试",
+    "Another terminal was changing the same records at the same moment; nothing was written, try again",
+)
 TOO_LARGE = M(
     "db.value_too_large",
     "输入的值超出数据库能保存的范围（{error}）",
@@ -211,9 +216,16 @@ def session(write: bool = False, url: str | None = None, check: bool = True) -> 
         raise InvalidInput(TOO_LARGE, error=(msg.splitlines()[0] if msg else type(exc).__name__)[:200]) from None
 
 
+# SQLSTATE classes PostgreSQL uses to abort one of two transactions that wait on each other
+# (40P01 deadlock_detected) or that cannot both be serialised (40001 serialization_failure).
+_WRITE_CONFLICT_STATES = ("40P01", "40001")
+
+
 def translate_operational_error(exc: Exception, eng: Engine) -> Exception:
     msg = str(getattr(exc, "orig", exc))
     if "database is locked" in msg or "database is busy" in msg:
         return Conflict(LOCKED)
+    if getattr(getattr(exc, "orig", None), "sqlstate", None) in _WRITE_CONFLICT_STATES:
+        return Conflict(WRITE_CONFLICT)
     first = msg.strip().splitlines()[0] if msg.strip() else type(exc).__name__
     return InvalidInput(CANNOT_CONNECT, url=redact(str(eng.url)), error=first)

@@ -132,3 +132,56 @@ def test_every_command_survives_absurd_values_sampled(db_url, backend, tmp_path)
     problems, exits, total = run_cases(db_url, tmp_path, every=9)
     assert total > 500
     assert not problems, "\n".join(problems[:20])
+
+
+def test_a_deadlock_victim_is_told_it_clashed_not_that_the_database_is_gone(grid, city, backend):
+    """Regression: PostgreSQL aborts one of two transactions that wait on each other (a merge holds
+    the audit chain's lock and waits for the merged petition's row, which another terminal holds
+    while it waits for the chain). The victim was told 'Cannot connect to the database ...:
+    deadlock detected' (exit 1); now it is a named conflict (exit 5) and nothing of it is written."""
+    if backend != "postgres":
+        pytest.skip("SQLite writers never hold locks while waiting for others (BEGIN IMMEDIATE)")
+    import threading
+    import time
+
+    from sqlalchemy import text
+
+    from baiyin_cli import store
+    from baiyin_cli.errors import Conflict
+    from baiyin_cli.services import audit, petitions
+    from baiyin_cli.services.access import load_operator
+
+    filed = [grid("--as", "sec1", "petition", "file", "--text", t, "--category", "help", "--channel", "qr",
+                  "--grid", "620402001001001").stdout.strip() for t in ("楼道灯坏了", "楼道的灯坏了")]
+    merged, survivor = filed
+    errors: dict[str, BaseException] = {}
+    holding = threading.Event()
+
+    def terminal_x() -> None:  # holds the merged petition's row, then wants the audit chain
+        try:
+            with store.session(write=True) as s:
+                s.execute(text("SELECT id FROM petition WHERE number = :n FOR UPDATE"), {"n": merged})
+                holding.set()
+                time.sleep(2)
+                audit.record(s, load_operator(s, "sec1"), "petition.reveal", "petition", merged)
+        except BaseException as exc:  # noqa: BLE001
+            errors["x"] = exc
+
+    def terminal_m() -> None:  # the merge: the survivor's row and the chain, then the merged row
+        holding.wait(30)
+        try:
+            with store.session(write=True) as s:
+                petitions.apply(s, load_operator(s, "sec1"), merged, "merge", into=survivor)
+        except BaseException as exc:  # noqa: BLE001
+            errors["m"] = exc
+
+    threads = [threading.Thread(target=terminal_x), threading.Thread(target=terminal_m)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(errors) == 1, errors
+    (victim,) = errors.values()
+    assert isinstance(victim, Conflict) and victim.key == "db.write_conflict", repr(victim)
+    shown = grid("--as", "sec1", "petition", "show", merged, "--json").json()
+    assert shown["status"] == ("duplicate" if "x" in errors else "submitted")

@@ -406,3 +406,40 @@ def test_petitions_are_filed_numbered_and_not_changed_by_an_import(grid, city, t
     assert any(p["number"] == "BY-20250602-0003" for p in grid(*A, "petition", "list", "--json").json())
     edited = write_csv(tmp_path / "edited.csv", [["诉求编号", "诉求内容"], ["BY-20250602-0001", "改了内容"]])
     assert imp(grid, "petitions", edited, expect=1)["errors"][0]["code"] == "import.petition_fixed"
+
+
+def test_a_progress_bar_on_a_terminal_only(grid_proc, city, tmp_path):
+    """On a TTY stderr gets a (transient) rich progress bar; in a pipe, only the summary."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    rows = [HOUSEHOLD_HEADER] + [[f"P{i:04d}", G11, f"人民路{i}号", "", "", "", "", "", ""] for i in range(300)]
+    path = write_csv(tmp_path / "many.csv", rows)
+    import tests.conftest as harness
+
+    env = {**os.environ, "COLUMNS": "100"}
+    issue = getattr(harness, "session_token_for", None)  # a login session, where grid has logins
+    token = issue(["--as", "admin"]) if issue else None
+    if token:
+        env["GRID_TOKEN"] = token
+    master, slave = pty.openpty()
+    p = subprocess.Popen([sys.executable, "-m", "baiyin_cli", "--as", "admin", "import", "households", str(path),
+                          "--batch-size", "50"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave,
+                         env=env)
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    p.wait(timeout=120)
+    os.close(master)
+    text = seen.decode("utf-8", "replace")
+    assert p.returncode == 0 and "新增 300" in text
+    assert "\x1b[?25l" in text  # rich hides the cursor while it draws the bar

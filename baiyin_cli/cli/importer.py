@@ -104,6 +104,7 @@ def _make(app: typer.Typer, entity: str) -> None:
         atomic: Annotated[str, typer.Option("--atomic", help=L("all：有错则全部不写；object：写入正确的行", "all: any error and nothing is written; object: write the good rows"))] = "all",
         errors: Annotated[str | None, typer.Option("--errors", metavar="FILE", help=L("把被拒绝的行连同“错误说明”写入此文件（.xlsx 或 .csv），修正后可直接再导入", "Write the rejected rows with a column saying why to this .xlsx/.csv file, to fix and import again"))] = None,
         batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=100000, help=L("每批处理的行数", "Rows per batch"))] = 1000,
+        at: Annotated[str | None, typer.Option("--at", help=L("实际发生时间（补录）YYYY-MM-DD HH:MM，记入审计", "When it happened (entering records later) YYYY-MM-DD HH:MM, for the audit log"))] = None,
         json_: Annotated[bool, typer.Option("--json", help=L("以 JSON 输出导入报告", "Output the import report as JSON"))] = False,
     ) -> None:
         from baiyin_cli.errors import InvalidInput
@@ -113,6 +114,7 @@ def _make(app: typer.Typer, entity: str) -> None:
         bulk.check_options(strategy, atomic)
         pipeline.check_errors_path(errors)
         target = bulk.target(entity)
+        when = ctx.at_option(at)
         with pipeline.open_for(target, file, fmt=fmt, encoding=encoding, sheet=sheet) as source:
             bar, update = _progress_bar(source)
             try:
@@ -121,7 +123,7 @@ def _make(app: typer.Typer, entity: str) -> None:
                 with ctx.session(write=not dry_run) as (s, op):
                     report = pipeline.run_import(
                         s, op, target, source, strategy=strategy, atomic=atomic, dry_run=dry_run,
-                        batch_size=batch_size, errors_path=errors, progress=update,
+                        batch_size=batch_size, errors_path=errors, progress=update, at=when,
                     )
             finally:
                 if bar is not None:

@@ -22,6 +22,7 @@ import re
 import time
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from baiyin_cli.errors import Conflict, GridError, InvalidInput, UsageError
@@ -265,7 +266,9 @@ class Importer:
         errors_path: str | None = None,
         progress: Progress | None = None,
         max_errors: int = MAX_ERRORS,
+        at: datetime | None = None,
     ) -> None:
+        self.at = at
         self.session = session
         self.op = op
         self.target = target
@@ -484,7 +487,7 @@ class Importer:
             self.session.rollback()
             return
         self.target.finish(self.session, self.op)
-        bulk.record_import(self.session, self.op, self.target, report.to_dict("en"))
+        bulk.record_import(self.session, self.op, self.target, report.to_dict("en"), occurred_at=self.at)
         report.committed = True
 
 

@@ -715,11 +715,14 @@ def render(value: Any, column: Column, fmt: str) -> Any:
     return value
 
 
-def record_import(session: Session, op: Operator | None, t: Target, summary: Mapping[str, Any]) -> None:
+def record_import(
+    session: Session, op: Operator | None, t: Target, summary: Mapping[str, Any], *, occurred_at: datetime | None = None
+) -> None:
     """One audit entry for a whole import: who, which file, what came of it."""
     detail = {k: summary.get(k) for k in ("file", "format", "encoding", "sheet", "strategy", "atomic", "rows",
                                           "created", "updated", "ignored", "rejected") if summary.get(k) is not None}
-    audit.record(session, op, f"import.{t.entity}", t.record, str(summary.get("file") or "")[:64], detail=detail)
+    audit.record(session, op, f"import.{t.entity}", t.record, str(summary.get("file") or "")[:64], detail=detail,
+                 occurred_at=occurred_at)
 
 
 def record_batch(

@@ -432,7 +432,7 @@ class ResidentsTarget(Target):
         return out
 
     def plan(self, session: Session, op: Operator | None, rows: list[Row]) -> list[Plan | Problem]:
-        from sqlalchemy import select, tuple_
+        from sqlalchemy import select
 
         from baiyin_cli.models import Household, Resident, ResidentCare
         from baiyin_cli.models.registry import HEAD_RELATION
@@ -512,15 +512,18 @@ class ResidentsTarget(Target):
         missing = {x.household_id for x in by_idn.values()} - set(hh_by_id)
         if missing:
             hh_by_id.update({h.id: h for h in fetch(session, H, "id", missing).values()})
-        pairs = list({(p["name"], p["birth_date"]) for _r, _c, _cu, p in staged if p["birth_date"] is not None})
+        pairs = {(p["name"], p["birth_date"]) for _r, _c, _cu, p in staged if p["birth_date"] is not None}
+        names = sorted({n for n, _b in pairs})
         twins: dict[tuple[str, Any, str], tuple[Any, str]] = {}
-        for i in range(0, len(pairs), 400):
+        for i in range(0, len(names), 900):
+            # By name (ix_resident_name), the birth dates sorted out here.
             q = (select(R.c.id, R.c.name, R.c.birth_date, H.c.grid_code, H.c.code)
                  .join(H, H.c.id == R.c.household_id)
-                 .where(tuple_(R.c.name, R.c.birth_date).in_(pairs[i : i + 400]), R.c.archived_at.is_(None))
+                 .where(R.c.name.in_(names[i : i + 900]), R.c.archived_at.is_(None))
                  .order_by(R.c.id))
             for t in session.execute(q):
-                twins.setdefault((t.name, t.birth_date, t.grid_code), (t.id, t.code))
+                if (t.name, t.birth_date) in pairs:
+                    twins.setdefault((t.name, t.birth_date, t.grid_code), (t.id, t.code))
         # Heads first, so a member finds the head that the same chunk adds.
         staged.sort(key=lambda s: (s[3]["relation"] != HEAD_RELATION, s[0].row))
         new_heads: set[int] = set()

@@ -343,3 +343,8 @@ def test_grid_demo_in_one_command_prints_its_pin(env_dirs, tmp_path):
     invoke("--db", str(db), "household", "list", "--limit", "1", expect=4, env=NO_SESSION)
     invoke("--db", str(db), "login", "admin", "--pin-file", _pin_file(tmp_path, pin), env=NO_SESSION)
     invoke("--db", str(db), "household", "list", "--limit", "1", env=NO_SESSION)
+
+
+def test_triage_needs_a_session_too(grid, city):
+    r = grid("--as", "sec1", "triage", expect=4, env=NO_SESSION)
+    assert "grid login" in r.stderr

@@ -61,10 +61,11 @@ def register(app: typer.Typer) -> None:
                     L(f"不支持的语言：{lang}（zh 或 en）", f"unsupported language: {lang} (zh or en)")
                 )
             set_lang(lang)
-        if demo and not ctx.state.db:
+        if demo:  # as the global --demo: the demo database unless --db names another
             ctx.state.demo = True
-            ctx.state.db = str(store.demo_sqlite_path())
-            store.set_url(ctx.state.db)
+            if not ctx.state.db:
+                ctx.state.db = str(store.demo_sqlite_path())
+                store.set_url(ctx.state.db)
         # Who is working, checked before the screen opens: no session or an unknown operator is one
         # line and exit 4. Every database call of the app then authenticates the same way again, so
         # a session revoked (grid logout, deactivation) meanwhile stops the screen's next call.

@@ -175,6 +175,7 @@ def test_petition_ledger_agrees_with_the_statistics(grid):
     assert sum(1 for r in received if r["status"] in ("resolved", "closed")) == t["resolved"]
     assert sum(1 for r in received if r["in_time"]) == t["contacted_in_time"]
     assert sum(1 for r in received if r["escalations"]) == t["escalated"]
+    assert sum(len(r["ratings"]) for r in received) == t["rated"]
     assert {f["key"]: f["value"] for f in doc["figures"]}["resolution_rate"] == t["resolution_rate"]
     first = rows[0]
     assert first["number"] == "BY-20260301-0001" and first["reporter"] == "孙*" and first["in_time"] is True

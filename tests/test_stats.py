@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from fractions import Fraction
 
@@ -41,7 +42,7 @@ def raw_rows(db_url: str) -> list[dict]:
         rows = [dict(r._mapping) for r in c.execute(text(
             "SELECT id, number, status, community_code, grid_code, category, channel, dept_code, assignee, rating, "
             "filed_at, contacted_at, contact_due, resolved_at, resolve_due FROM petition"))]
-        events = [tuple(r) for r in c.execute(text("SELECT petition_id, event FROM petition_event"))]
+        events = [tuple(r) for r in c.execute(text("SELECT petition_id, event, data FROM petition_event ORDER BY seq"))]
     eng.dispose()
     for r in rows:
         for k in ("filed_at", "contacted_at", "contact_due", "resolved_at", "resolve_due"):
@@ -49,7 +50,9 @@ def raw_rows(db_url: str) -> list[dict]:
             if isinstance(v, str):
                 v = datetime.fromisoformat(v)
             r[k] = conv.process_result_value(v, None) if v is not None else None
-        r["events"] = {e for pid, e in events if pid == r["id"]}
+        r["events"] = {e for pid, e, _d in events if pid == r["id"]}
+        data = [json.loads(d) if isinstance(d, str) else d for pid, e, d in events if pid == r["id"] and e == "rate"]
+        r["ratings"] = [d["rating"] for d in data]
     return rows
 
 
@@ -61,8 +64,8 @@ def expected(rows: list[dict], lo: datetime | None = None, hi: datetime | None =
     rows = [r for r in rows if (lo is None or r["filed_at"] >= lo) and (hi is None or r["filed_at"] < hi)]
     received = [r for r in rows if r["status"] not in ("rejected", "duplicate")]
     done = [r for r in received if r["status"] in ("resolved", "closed")]
-    rated = [r for r in received if r["rating"]]
-    good = [r for r in rated if r["rating"] in ("satisfied", "basically_satisfied")]
+    rated = [x for r in received for x in r["ratings"]]  # every evaluation
+    good = [x for x in rated if x in ("satisfied", "basically_satisfied")]
     called = [r for r in received if r["contacted_at"] is not None]
     in_time = [r for r in called if r["contacted_at"] <= r["contact_due"]]
     running = ("submitted", "assigned", "contacted", "in_progress", "escalated")

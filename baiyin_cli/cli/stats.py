@@ -60,7 +60,7 @@ FIGURE_ROWS = [
     ("escalated", "上报部门", "Escalated", _val),
     ("sent_back", "部门退回", "Sent back", _val),
     ("satisfaction_rate", "满意率（满意+基本满意）", "Satisfaction (satisfied + basically)", _pct),
-    ("rated", "已评价", "Rated", _val),
+    ("rated", "评价次数", "Evaluations", _val),
     ("avg_contact_minutes", "平均回访用时（分钟）", "Average callback (minutes)", _val),
     ("avg_resolve_hours", "平均办结用时（小时）", "Average resolution (hours)", _val),
     ("open", "未办结", "Not yet resolved", _val),

@@ -346,6 +346,11 @@ def _rating_label(code: Any) -> str:
     return wf.label(code, wf.RATING_LABELS)
 
 
+def _ratings_text(codes: Any) -> str:
+    """Every evaluation in order: 不满意→满意 for a case reopened and rated again."""
+    return "→".join(_rating_label(c) for c in codes if c)
+
+
 def _yes_no(v: Any) -> str:
     return L("是", "yes") if v else L("否", "no")
 
@@ -519,7 +524,7 @@ def build_petitions(session: Session, op: Operator, where: Where, *, reveal: boo
     rows = _petition_rows(session, scope, where.period)
     now = timeutil.now()
     ids = [p.id for p in rows]
-    history = events_of(session, ids, (stats.EV_ESCALATE, stats.EV_SEND_BACK))
+    history = events_of(session, ids, (stats.EV_ESCALATE, stats.EV_SEND_BACK, stats.EV_RATE))
     workers = _worker_names(session, {p.assignee for p in rows if p.assignee})
     grids = stats.area_names(session, {p.grid_code for p in rows if p.grid_code})
     out = []
@@ -543,7 +548,7 @@ def build_petitions(session: Session, op: Operator, where: Where, *, reveal: boo
             "sent_back": sum(1 for e in evs if e.event == stats.EV_SEND_BACK),
             "status": p.status,
             "result": _scrub(result, reveal),
-            "rating": p.rating,
+            "ratings": [(e.data or {}).get("rating") for e in evs if e.event == stats.EV_RATE],
         })
     chan = _cfg_label("channels")
     cat = _cfg_label("categories")
@@ -561,16 +566,18 @@ def build_petitions(session: Session, op: Operator, where: Where, *, reveal: boo
         Column("escalations", L("上报次数", "Escalations"), 8, "int", show=lambda n: str(n) if n else ""),
         Column("status", L("状态", "State"), 11, show=_status_label),
         Column("result", L("办理结果", "Resolution"), 28, wrap=True),
-        Column("rating", L("评价", "Rating"), 9, show=_rating_label),
+        Column("ratings", L("评价", "Rating"), 10, show=_ratings_text, wrap=True),
     ]
     totals, _ = stats.petition_figures(session, scope, where.period)
     doc = _document(session, op, "petitions", scope, where.period, reveal)
     doc.tables.append(Table("petitions", None, cols, out))
     doc.figures = _petition_headline(totals)
     doc.notes.append(L(
-        "受理数不含不予受理和重复合并的诉求；办结指状态为已办结待评价或已结案；30分钟内指首次回访不晚于受理后30分钟。",
+        "受理数不含不予受理和重复合并的诉求；办结指状态为已办结待评价或已结案；30分钟内指首次回访不晚于受理后30分钟；"
+        "评价列出每一次评价，满意率 =（满意+基本满意）/ 评价次数。",
         "Received excludes rejected and merged duplicates; resolved means resolved or closed; within 30 min means "
-        "the first callback no later than 30 minutes after filing.",
+        "the first callback no later than 30 minutes after filing; the rating column lists every evaluation, and "
+        "satisfaction = (satisfied + basically satisfied) / evaluations.",
     ))
     doc.signatures = [L("登记人", "Recorded by"), L("审核人", "Checked by"), L("日期", "Date")]
     return doc
@@ -972,9 +979,9 @@ def build_monthly(session: Session, op: Operator, where: Where, *, reveal: bool 
             y_title=L("件", "petitions"),
         ))
     doc.notes.append(L(
-        "口径：受理为本期受理的诉求（不含不予受理、重复合并）；办结为其中已办结或已结案的；满意率 =（满意+基本满意）/ 已评价。",
+        "口径：受理为本期受理的诉求（不含不予受理、重复合并）；办结为其中已办结或已结案的；满意率 =（满意+基本满意）/ 评价次数。",
         "Definitions: received = filed in the period, less rejected and merged duplicates; resolved = of those, "
-        "resolved or closed; satisfaction = (satisfied + basically satisfied) / rated.",
+        "resolved or closed; satisfaction = (satisfied + basically satisfied) / evaluations.",
     ))
     doc.signatures = [L("填报人", "Prepared by"), L("审核人", "Checked by"), L("单位（盖章）", "Office (seal)")]
     return doc

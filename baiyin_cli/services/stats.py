@@ -16,7 +16,9 @@ period      `--from`/`--to` are calendar dates in the configured time zone, both
             `contact_due` (filing time + `petition.contact_minutes`, fixed at filing); % of 受理.
 resolved within deadline  办结 petitions with `resolved_at` at or before `resolve_due`; % of 办结.
 escalated / sent back  received petitions with at least one `escalate` / `send_back` event.
-satisfaction  (满意 + 基本满意) / rated, over received petitions' latest rating.
+satisfaction  (满意 + 基本满意) / evaluations: every rating recorded (`rate` in the history) on a
+            received petition, the 不满意 ones that reopened a case included, so a reopened and
+            re-rated case counts each time the resident was asked (群众来评).
 average callback  mean of `contacted_at - filed_at` (minutes) over received petitions called back.
 average resolution  mean of `resolved_at - filed_at` (hours) over 办结 petitions.
 open now / overdue now  received petitions not 办结; of those, the ones whose state runs the clock
@@ -57,7 +59,7 @@ BAD_MONTH = M("stats.bad_month", "月份格式无效：{value}（应为 YYYY-MM�
 
 GROUPINGS = ("community", "grid", "category", "channel", "month")
 
-# Latest rating codes (GUIDE §1): 满意 / 基本满意 / 不满意.
+# Rating codes (GUIDE §1): 满意 / 基本满意 / 不满意.
 SATISFIED = "satisfied"
 BASICALLY_SATISFIED = "basically_satisfied"
 UNSATISFIED = "unsatisfied"
@@ -259,6 +261,7 @@ NOT_RECEIVED = ("rejected", "duplicate")  # 不予受理, merged into another: n
 DONE = ("resolved", "closed")  # 办结
 EV_ESCALATE = "escalate"
 EV_SEND_BACK = "send_back"
+EV_RATE = "rate"
 
 
 def _state_sets() -> dict[str, tuple[str, ...]]:
@@ -321,10 +324,6 @@ def _aggregates(session: Session):  # type: ignore[no-untyped-def]
         n(and_(done, P.resolved_at <= P.resolve_due)).label("resolved_in_time"),  # type: ignore[operator]
         n(and_(received, had(EV_ESCALATE))).label("escalated"),
         n(and_(received, had(EV_SEND_BACK))).label("sent_back"),
-        n(and_(received, P.rating.is_not(None))).label("rated"),  # type: ignore[union-attr]
-        n(and_(received, P.rating == SATISFIED)).label("satisfied"),
-        n(and_(received, P.rating == BASICALLY_SATISFIED)).label("basically_satisfied"),
-        n(and_(received, P.rating == UNSATISFIED)).label("unsatisfied"),
         n(and_(received, not_(P.status.in_(sets["done"])), P.status.in_(sets["clock"]), P.resolve_due < now)).label(  # type: ignore[attr-defined]
             "overdue"
         ),
@@ -335,13 +334,14 @@ def _aggregates(session: Session):  # type: ignore[no-untyped-def]
     ]
 
 
-def figures_of(row: Any) -> dict[str, Any]:
-    """The figures (counts, rates, averages) from one aggregate row."""
+def figures_of(row: Any, ratings: dict[str, int] | None = None) -> dict[str, Any]:
+    """The figures (counts, rates, averages) from one aggregate row and its ratings {code: count}."""
     m = row._mapping if hasattr(row, "_mapping") else row
+    ratings = ratings or {}
     received = _num(m["received"])
     resolved = _num(m["resolved"])
-    rated = _num(m["rated"])
-    good = _num(m["satisfied"]) + _num(m["basically_satisfied"])
+    rated = sum(ratings.values())
+    good = ratings.get(SATISFIED, 0) + ratings.get(BASICALLY_SATISFIED, 0)
     avg_res = m["avg_resolve_minutes"]
     return {
         "filed": _num(m["filed"]),
@@ -360,9 +360,9 @@ def figures_of(row: Any) -> dict[str, Any]:
         "escalated": _num(m["escalated"]),
         "sent_back": _num(m["sent_back"]),
         "rated": rated,
-        "satisfied": _num(m["satisfied"]),
-        "basically_satisfied": _num(m["basically_satisfied"]),
-        "unsatisfied": _num(m["unsatisfied"]),
+        "satisfied": ratings.get(SATISFIED, 0),
+        "basically_satisfied": ratings.get(BASICALLY_SATISFIED, 0),
+        "unsatisfied": ratings.get(UNSATISFIED, 0),
         "satisfaction_rate": pct(good, rated),
         "avg_contact_minutes": _avg(m["avg_contact_minutes"]),
         "avg_resolve_hours": None if avg_res is None else round_half_up(float(avg_res) / 60.0, 1),
@@ -373,7 +373,7 @@ EMPTY_ROW = {
     k: None
     for k in (
         "filed rejected duplicate received resolved contacted contacted_in_time resolved_in_time escalated sent_back "
-        "rated satisfied basically_satisfied unsatisfied overdue avg_contact_minutes avg_resolve_minutes"
+        "overdue avg_contact_minutes avg_resolve_minutes"
     ).split()
 }
 
@@ -409,7 +409,7 @@ def petition_figures(
         conds.append(where)
     aggs = _aggregates(session)
     total_row = session.execute(select(*aggs).select_from(P).where(*conds)).one()
-    totals = figures_of(total_row)
+    totals = figures_of(total_row, _ratings(session, conds).get(None))
     if by is None:
         return totals, []
 
@@ -430,9 +430,40 @@ def petition_figures(
     # parameters, and the SELECT and GROUP BY copies would get different placeholders.
     q = select(key.label("bucket"), *aggs).select_from(P).where(*conds).group_by(literal_column("bucket"))
     rows = session.execute(q.order_by(literal_column("bucket"))).all()
+    ratings = _ratings(session, conds, key)
     labels = _group_labels(session, by, {r.bucket for r in rows if r.bucket})
-    groups = [{"key": r.bucket, "label": labels.get(r.bucket, r.bucket) if r.bucket else None, **figures_of(r)} for r in rows]
+    groups = [
+        {"key": r.bucket, "label": labels.get(r.bucket, r.bucket) if r.bucket else None,
+         **figures_of(r, ratings.get(r.bucket))}
+        for r in rows
+    ]
     return totals, groups
+
+
+def _ratings(session: Session, conds: list[Any], key: Any = None) -> dict[Any, dict[str, int]]:
+    """Evaluations (`rate` entries of the history) of received petitions, {bucket: {rating: count}}
+    (bucket None without `key`). The rating is read from the entry's JSON details, which
+    SQLAlchemy turns into json_extract on SQLite and ->> on PostgreSQL."""
+    from sqlalchemy import func, literal_column, not_, null, select
+
+    from baiyin_cli.models import Petition as P
+    from baiyin_cli.models import PetitionEvent as E
+
+    rating = E.data["rating"].as_string()  # type: ignore[index]
+    bucket = (key if key is not None else null()).label("bucket")
+    q = (
+        select(bucket, rating.label("evaluation"), func.count())
+        .select_from(E)
+        .join(P, P.id == E.petition_id)  # type: ignore[arg-type]
+        .where(*conds, E.event == EV_RATE, not_(P.status.in_(NOT_RECEIVED)))  # type: ignore[attr-defined]
+        # Labels no table column has: PostgreSQL reads a GROUP BY name as a column first.
+        .group_by(literal_column("bucket"), literal_column("evaluation"))
+    )
+    out: dict[Any, dict[str, int]] = {}
+    for b, r, n in session.execute(q):
+        if r:
+            out.setdefault(b, {})[r] = out.get(b, {}).get(r, 0) + int(n)
+    return out
 
 
 def _group_labels(session: Session, by: str, keys: set[str]) -> dict[str, str]:

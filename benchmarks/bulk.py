@@ -40,7 +40,18 @@ PG_ADMIN = os.environ.get("GRID_BENCH_PG_URL", "postgresql+psycopg://postgres@12
 
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段雷钱汤尹黎易常武乔贺赖龚文"
 GIVEN = "伟刚勇毅俊峰强军平保东文辉力明永健世广志义兴良海山仁波宁贵福生龙元全国胜学祥才发武新利清飞彬富顺信子杰涛昌成康星光天达安岩中茂进林有坚和彪博诚先敬震振壮会思群豪心邦承乐绍功松善厚庆磊民友裕河哲江超浩亮政谦秀娟英华慧巧美娜静淑惠珠翠雅芝玉萍红娥玲芬芳燕彩春菊兰凤洁梅琳素云莲真环雪荣爱妹霞香月莺媛艳瑞凡佳嘉琼勤珍贞莉桂娣叶璧璐娅琦晶妍茜秋珊莎锦黛青倩婷姣婉娴瑾颖露瑶怡婵雁蓓"
-STREETS = ["人民路", "工农路", "纺织路", "公园路", "北京路", "友好路", "诚信大道", "兰州路", "五一街", "建设街"]
+STREETS = [
+    "人民路",
+    "工农路",
+    "纺织路",
+    "公园路",
+    "北京路",
+    "友好路",
+    "诚信大道",
+    "兰州路",
+    "五一街",
+    "建设街",
+]
 HOUSEHOLD_HEADER = ["户编号", "网格", "地址", "楼栋", "单元", "房号", "类型", "关爱标签", "备注"]
 RESIDENT_HEADER = ["户编号", "姓名", "公民身份号码", "性别", "联系电话", "与户主关系", "民族"]
 
@@ -80,8 +91,10 @@ def generate(tmp: Path, n: int, seed: int = 7) -> tuple[Path, Path, Path, int]:
         w.writerows([[c, nm, lv, p or ""] for c, nm, lv, p in areas])
     person = 0
     base = date(1935, 1, 1)
-    with open(tmp / "households.csv", "w", encoding="utf-8-sig", newline="") as fh, \
-            open(tmp / "residents.csv", "w", encoding="utf-8-sig", newline="") as fr:
+    with (
+        open(tmp / "households.csv", "w", encoding="utf-8-sig", newline="") as fh,
+        open(tmp / "residents.csv", "w", encoding="utf-8-sig", newline="") as fr,
+    ):
         wh, wr = csv.writer(fh), csv.writer(fr)
         wh.writerow(HOUSEHOLD_HEADER)
         wr.writerow(RESIDENT_HEADER)
@@ -89,8 +102,19 @@ def generate(tmp: Path, n: int, seed: int = 7) -> tuple[Path, Path, Path, int]:
             code = f"B{i:08d}"
             street = STREETS[i % len(STREETS)]
             care = "独居老人" if i % 17 == 0 else ("低保户" if i % 23 == 0 else "")
-            wh.writerow([code, grid_codes[i % len(grid_codes)], f"{street}{i // 120 + 1}号院", str(i % 12 + 1),
-                         str(i % 4 + 1), f"{(i % 6 + 1)}0{i % 4 + 1}", "", care, ""])
+            wh.writerow(
+                [
+                    code,
+                    grid_codes[i % len(grid_codes)],
+                    f"{street}{i // 120 + 1}号院",
+                    str(i % 12 + 1),
+                    str(i % 4 + 1),
+                    f"{(i % 6 + 1)}0{i % 4 + 1}",
+                    "",
+                    care,
+                    "",
+                ]
+            )
             members = 1 if i % 17 == 0 else rng.randint(1, 4)
             surname = SURNAMES[i % len(SURNAMES)]
             for k in range(members):
@@ -99,7 +123,11 @@ def generate(tmp: Path, n: int, seed: int = 7) -> tuple[Path, Path, Path, int]:
                 seq = person % 1000
                 person += 1
                 relation = ["户主", "配偶", "子女", "子女"][k]
-                name = (surname if k != 1 else SURNAMES[(i + 7) % len(SURNAMES)]) + rng.choice(GIVEN) + rng.choice(GIVEN)
+                name = (
+                    (surname if k != 1 else SURNAMES[(i + 7) % len(SURNAMES)])
+                    + rng.choice(GIVEN)
+                    + rng.choice(GIVEN)
+                )
                 phone = f"139{rng.randrange(10**8):08d}" if rng.random() < 0.6 else ""
                 wr.writerow([code, name, id_number("620402", birth, seq), "", phone, relation, "汉族"])
     return tmp / "areas.csv", tmp / "households.csv", tmp / "residents.csv", person
@@ -109,8 +137,15 @@ def generate(tmp: Path, n: int, seed: int = 7) -> tuple[Path, Path, Path, int]:
 
 
 def grid_env(tmp: Path, url: str) -> dict[str, str]:
-    env = {**os.environ, "GRID_CONFIG": str(tmp / "config.toml"), "GRID_DATA_DIR": str(tmp / "data"),
-           "GRID_STATE_DIR": str(tmp / "state"), "GRID_DATABASE_URL": url, "GRID_USER": "admin", "COLUMNS": "120"}
+    env = {
+        **os.environ,
+        "GRID_CONFIG": str(tmp / "config.toml"),
+        "GRID_DATA_DIR": str(tmp / "data"),
+        "GRID_STATE_DIR": str(tmp / "state"),
+        "GRID_DATABASE_URL": url,
+        "GRID_USER": "admin",
+        "COLUMNS": "120",
+    }
     for k in ("GRID_TOKEN", "GRID_NOW", "GRID_LANG"):
         env.pop(k, None)
     return env
@@ -174,13 +209,29 @@ def floor(db: Path, households: Path, residents: Path) -> tuple[float, float]:
             r = csv.reader(f)
             next(r)
             for i, (code, grid, address, building, unit, room, _t, _c, note) in enumerate(r, 1):
-                yield (i, code, grid, address, address, building, unit, room, "urban", note or None, now, now, 1)
+                yield (
+                    i,
+                    code,
+                    grid,
+                    address,
+                    address,
+                    building,
+                    unit,
+                    room,
+                    "urban",
+                    note or None,
+                    now,
+                    now,
+                    1,
+                )
 
     t0 = time.perf_counter()
     con.execute("BEGIN")
     con.executemany(
         "INSERT INTO household (id, code, grid_code, address, address_norm, building, unit, room, type, note, "
-        "created_at, updated_at, version) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", hh_rows())
+        "created_at, updated_at, version) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        hh_rows(),
+    )
     con.execute("COMMIT")
     t_h = time.perf_counter() - t0
     ids = dict(con.execute("SELECT code, id FROM household"))
@@ -190,15 +241,32 @@ def floor(db: Path, households: Path, residents: Path) -> tuple[float, float]:
             r = csv.reader(f)
             next(r)
             for code, name, idn, _sex, phone, relation, _eth in r:
-                yield (ids[code], name, "", "", idn, idn[-4:], None, None, phone or None, phone[-4:] or None,
-                       "02" if relation == "户主" else "10", None, now, now, 1)
+                yield (
+                    ids[code],
+                    name,
+                    "",
+                    "",
+                    idn,
+                    idn[-4:],
+                    None,
+                    None,
+                    phone or None,
+                    phone[-4:] or None,
+                    "02" if relation == "户主" else "10",
+                    None,
+                    now,
+                    now,
+                    1,
+                )
 
     t0 = time.perf_counter()
     con.execute("BEGIN")
     con.executemany(
         "INSERT INTO resident (household_id, name, name_pinyin, name_initials, id_number, id_last4, birth_date, "
         "sex, phone, phone_last4, relation, ethnicity, created_at, updated_at, version) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", res_rows())
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        res_rows(),
+    )
     con.execute("COMMIT")
     t_r = time.perf_counter() - t0
     con.close()
@@ -245,8 +313,10 @@ def main() -> None:
         t0 = time.perf_counter()
         areas, households, residents, n_res = generate(tmp, args.rows)
         size = (households.stat().st_size + residents.stat().st_size) / 2**20
-        print(f"generated {args.rows:,} households and {n_res:,} residents ({size:.1f} MiB of CSV) "
-              f"in {time.perf_counter() - t0:.1f} s: {tmp}")
+        print(
+            f"generated {args.rows:,} households and {n_res:,} residents ({size:.1f} MiB of CSV) "
+            f"in {time.perf_counter() - t0:.1f} s: {tmp}"
+        )
 
         results: list[tuple[str, str, float, float | None, int]] = []
 
@@ -254,8 +324,10 @@ def main() -> None:
         _url, env = fresh_sqlite(tmp, "floor.db")
         run([PY, "-m", "baiyin_cli", "import", "areas", str(areas)], env)
         fh, fr = floor(tmp / "floor.db", households, residents)
-        results += [("floor: sqlite3 executemany", "households", fh, None, args.rows),
-                    ("floor: sqlite3 executemany", "residents", fr, None, n_res)]
+        results += [
+            ("floor: sqlite3 executemany", "households", fh, None, args.rows),
+            ("floor: sqlite3 executemany", "residents", fr, None, n_res),
+        ]
 
         # grid on SQLite.
         _url, env = fresh_sqlite(tmp, "grid.db")
@@ -268,8 +340,9 @@ def main() -> None:
         results.append(("grid import again: a no-op", "households", s, m, args.rows))
 
         # sqlite-utils, if installed.
-        su = shutil.which("sqlite-utils") or (str(Path(PY).parent / "sqlite-utils")
-                                              if (Path(PY).parent / "sqlite-utils").exists() else None)
+        su = shutil.which("sqlite-utils") or (
+            str(Path(PY).parent / "sqlite-utils") if (Path(PY).parent / "sqlite-utils").exists() else None
+        )
         if su:
             for entity, path, n in (("households", households, args.rows), ("residents", residents, n_res)):
                 s, _m = run([su, "insert", str(tmp / "su.db"), entity, str(path), "--csv"], env)

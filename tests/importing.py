@@ -85,7 +85,9 @@ def write_jsonl(path: Path, objs: list[Any]) -> Path:
     return path
 
 
-def imp(grid: Any, entity: str, path: Any, *more: str, expect: int = 0, as_: tuple[str, ...] = A) -> dict[str, Any]:
+def imp(
+    grid: Any, entity: str, path: Any, *more: str, expect: int = 0, as_: tuple[str, ...] = A
+) -> dict[str, Any]:
     """`grid import ENTITY FILE --json`, the report parsed."""
     return grid(*as_, "import", entity, str(path), *more, "--json", expect=expect).json()
 

@@ -8,7 +8,7 @@ import csv
 import io
 import json
 
-from tests.importing import A, G11, G12, HEAD_ID, SPOUSE_ID, households_rows, imp, residents_rows, write_csv
+from tests.importing import G11, G12, HEAD_ID, SPOUSE_ID, A, households_rows, imp, residents_rows, write_csv
 
 
 def _people(grid, tmp_path):
@@ -23,7 +23,7 @@ def _csv(path):
 
 def test_csv_is_utf8_with_bom_and_formulas_are_inert(grid, city, tmp_path):
     _people(grid, tmp_path)
-    grid(*A, "household", "edit", "H002", "--note", "=HYPERLINK(\"http://evil\",\"点我\")")
+    grid(*A, "household", "edit", "H002", "--note", '=HYPERLINK("http://evil","点我")')
     grid(*A, "household", "edit", "H003", "--note", "@SUM(1+1)")
     out = tmp_path / "住户.csv"
     r = grid(*A, "export", "households", "-o", str(out))
@@ -32,7 +32,7 @@ def test_csv_is_utf8_with_bom_and_formulas_are_inert(grid, city, tmp_path):
     assert raw.startswith(b"\xef\xbb\xbf") and b"\r\n" in raw
     assert rows[0][:3] == ["户编号", "网格", "地址"]
     notes = {row[0]: row[8] for row in rows[1:]}
-    assert notes["H002"] == "'=HYPERLINK(\"http://evil\",\"点我\")" and notes["H003"] == "'@SUM(1+1)"
+    assert notes["H002"] == '\'=HYPERLINK("http://evil","点我")' and notes["H003"] == "'@SUM(1+1)"
     en = tmp_path / "en.csv"
     grid(*A, "--lang", "en", "export", "households", "-o", str(en))
     assert _csv(en)[1][0][:3] == ["Household code", "Grid", "Address"]

@@ -10,16 +10,14 @@ import json
 import pytest
 
 from tests.importing import (
-    A,
     G11,
     G12,
-    G21,
     HEAD_ID,
     HOUSEHOLD_HEADER,
-    LONE_ID,
     OTHER_ID,
     SON_ID,
     SPOUSE_ID,
+    A,
     bad_checksum,
     by_row,
     households_rows,
@@ -31,7 +29,6 @@ from tests.importing import (
     write_jsonl,
     write_xlsx,
 )
-
 
 # ---------------------------------------------------------------- households: GBK CSV
 
@@ -76,7 +73,9 @@ def test_a_sheet_without_our_codes_imports_once(grid, city, tmp_path):
     r = imp(grid, "households", dup, expect=1)
     assert by_row(r)[3][0]["code"] == "import.duplicate_in_file" and "第 2 行" in by_row(r)[3][0]["message"]
     # A new code at an address the grid already has: a duplicate in the database.
-    taken = write_csv(tmp_path / "taken.csv", [["户编号", "网格", "地址", "房号"], ["H010", G11, "人民路12号院", "101"]])
+    taken = write_csv(
+        tmp_path / "taken.csv", [["户编号", "网格", "地址", "房号"], ["H010", G11, "人民路12号院", "101"]]
+    )
     r = imp(grid, "households", taken, expect=1)
     assert r["errors"][0]["code"] == "household.duplicate" and f"{G11}-0001" in r["errors"][0]["message"]
 
@@ -176,7 +175,7 @@ def test_xlsx_with_a_title_row_number_cells_and_a_formula(grid, city, tmp_path):
         header,
         ["H001", "张三", HEAD_ID, 13912345678, "户主", None],  # a phone typed as a number
         ["H001", "张小明", float(SON_ID), None, "子", None],  # Excel kept the ID as a number
-        ["H001", "=B3&\"x\"", None, None, "女", None],  # a formula
+        ["H001", '=B3&"x"', None, None, "女", None],  # a formula
         ["H003", "孙老", None, None, "户主", "1941-02-08"],
     ]
     path = write_xlsx(tmp_path / "台账.xlsx", rows, title="新华社区居民台账（2026年）", sheet="居民")
@@ -198,14 +197,17 @@ def test_xlsx_with_a_title_row_number_cells_and_a_formula(grid, city, tmp_path):
 
 
 def test_jsonl_areas_and_workers_and_stdin(grid, city, tmp_path):
-    areas = write_jsonl(tmp_path / "areas.jsonl", [
-        {"code": "620402002", "name": "工农路街道"},
-        {"code": "620402002001", "name": "建设社区", "level": "community"},
-        {"code": "620402002001001", "name": "建设第一网格", "extra": 1},
-        "{not json",
-        ["a", "list"],
-        {"code": "620402002002001", "name": "孤网格"},  # its community is not there
-    ])
+    areas = write_jsonl(
+        tmp_path / "areas.jsonl",
+        [
+            {"code": "620402002", "name": "工农路街道"},
+            {"code": "620402002001", "name": "建设社区", "level": "community"},
+            {"code": "620402002001001", "name": "建设第一网格", "extra": 1},
+            "{not json",
+            ["a", "list"],
+            {"code": "620402002002001", "name": "孤网格"},  # its community is not there
+        ],
+    )
     r = imp(grid, "areas", areas, "--atomic", "object", expect=1)
     assert r["created"] == 3 and r["format"] == "jsonl"
     codes = {row: [e["code"] for e in es] for row, es in by_row(r).items()}
@@ -213,10 +215,22 @@ def test_jsonl_areas_and_workers_and_stdin(grid, city, tmp_path):
     assert [w["column"] for w in r["warnings"]] == ["extra"]
     assert grid("area", "show", "620402002001001", "--json").json()["parent"] == "620402002001"
 
-    workers = "\n".join(json.dumps(w, ensure_ascii=False) for w in [
-        {"username": "wg99", "name": "新网格员", "phone": "13700000099", "role": "网格员", "area": "620402002001001"},
-        {"username": "sj99", "name": "新书记", "role": "secretary", "area": "620402002001"},
-    ]) + "\n"
+    workers = (
+        "\n".join(
+            json.dumps(w, ensure_ascii=False)
+            for w in [
+                {
+                    "username": "wg99",
+                    "name": "新网格员",
+                    "phone": "13700000099",
+                    "role": "网格员",
+                    "area": "620402002001001",
+                },
+                {"username": "sj99", "name": "新书记", "role": "secretary", "area": "620402002001"},
+            ]
+        )
+        + "\n"
+    )
     out = grid(*A, "import", "workers", "-", "--format", "jsonl", "--json", input=workers).json()
     assert out["created"] == 2 and out["file"] == "stdin"
     shown = grid(*A, "worker", "show", "wg99", "--json").json()
@@ -254,7 +268,9 @@ def test_moving_a_household_through_an_import_checks_both_grids(grid, city, tmp_
 
 
 def test_columns_unknown_missing_and_doubled(grid, city, tmp_path):
-    odd = write_csv(tmp_path / "odd.csv", [["户编号", "网格", "地址", "面积"], ["H001", G11, "人民路1号", "80"]])
+    odd = write_csv(
+        tmp_path / "odd.csv", [["户编号", "网格", "地址", "面积"], ["H001", G11, "人民路1号", "80"]]
+    )
     r = imp(grid, "households", odd)
     assert r["status"] == "WARNING" and r["created"] == 1 and r["warnings"][0]["column"] == "面积"
     nokey = write_csv(tmp_path / "nokey.csv", [["地址", "备注"], ["人民路1号", "x"]])
@@ -294,15 +310,20 @@ def test_workers_masked_phone_labels_and_deactivation(grid, city, tmp_path):
     out = tmp_path / "workers.csv"
     grid(*A, "export", "workers", "-o", str(out))
     assert imp(grid, "workers", out)["ignored"] == 8  # masked phones mean "unchanged"
-    rows = [["用户名", "姓名", "联系电话", "角色", "状态"],
-            ["wg12", "赵网格", "138****0012", "网格员", "停用"],
-            ["admin", "管理员", "", "管理员", "停用"],
-            ["sec1", "李书记", "139****0001", "社区党组织书记", "在岗"],
-            ["wg21", "孙网格", "", "管理员", "在岗"]]
+    rows = [
+        ["用户名", "姓名", "联系电话", "角色", "状态"],
+        ["wg12", "赵网格", "138****0012", "网格员", "停用"],
+        ["admin", "管理员", "", "管理员", "停用"],
+        ["sec1", "李书记", "139****0001", "社区党组织书记", "在岗"],
+        ["wg21", "孙网格", "", "管理员", "在岗"],
+    ]
     r = imp(grid, "workers", write_csv(tmp_path / "w.csv", rows), "--atomic", "object", expect=1)
     assert r["updated"] == 1
     assert {e["row"]: e["code"] for e in r["errors"]} == {
-        3: "import.worker_self", 4: "import.masked", 5: "import.worker_role_fixed"}
+        3: "import.worker_self",
+        4: "import.masked",
+        5: "import.worker_role_fixed",
+    }
     assert grid(*A, "worker", "show", "wg12", "--json").json()["active"] is False
 
 
@@ -310,7 +331,9 @@ def test_a_real_subprocess_prints_a_summary_and_no_progress_bar(grid_proc, city,
     path = write_csv(tmp_path / "hh.csv", households_rows())
     r = grid_proc(*A, "import", "households", str(path))
     assert "新增 4" in r.stderr and "\x1b[" not in r.stderr and r.stdout == ""
-    bad = write_csv(tmp_path / "bad.csv", [HOUSEHOLD_HEADER, ["H005", "620402009009009", "x", "", "", "", "", "", ""]])
+    bad = write_csv(
+        tmp_path / "bad.csv", [HOUSEHOLD_HEADER, ["H005", "620402009009009", "x", "", "", "", "", "", ""]]
+    )
     r = grid_proc(*A, "import", "households", str(bad), expect=1)
     assert "第 2 行" in r.stderr and "620402009009009" in r.stderr
 
@@ -319,13 +342,17 @@ def test_a_real_subprocess_prints_a_summary_and_no_progress_bar(grid_proc, city,
 def test_export_then_import_is_a_no_op(grid, city, tmp_path, fmt):
     _households(grid, tmp_path)
     imp(grid, "residents", write_csv(tmp_path / "res.csv", residents_rows()))
-    grid(*A, "household", "edit", "H002", "--note", "=HYPERLINK(\"http://x\")")
+    grid(*A, "household", "edit", "H002", "--note", '=HYPERLINK("http://x")')
     for entity, n in (("areas", 8), ("workers", 8), ("households", 4), ("residents", 5)):
         for extra in ((), ("--reveal",)) if entity in ("workers", "households", "residents") else ((),):
             out = tmp_path / f"{entity}{len(extra)}.{fmt}"
             grid(*A, "export", entity, "-o", str(out), *extra)
             r = imp(grid, entity, out)
-            assert (r["created"], r["updated"], r["ignored"], r["rejected"]) == (0, 0, n, 0), (entity, extra, r)
+            assert (r["created"], r["updated"], r["ignored"], r["rejected"]) == (0, 0, n, 0), (
+                entity,
+                extra,
+                r,
+            )
             assert r["status"] == "OK" and not r["warnings"]
 
 
@@ -350,9 +377,17 @@ def test_visits_are_added_never_edited_and_reimport_is_a_no_op(grid, city, db_ur
     r = imp(grid, "visits", path, "--atomic", "object", expect=1)
     assert r["created"] == 2
     assert {row: es[0]["code"] for row, es in by_row(r).items()} == {
-        4: "visit.household_elsewhere", 5: "visit.in_future", 6: "visit.not_grid_worker", 7: "visit.bad_minutes",
-        8: "visit.needs_household", 9: "import.duplicate_in_file", 10: "visit.household_elsewhere"}
-    day = grid(*A, "visit", "stats", "--worker", "wg11", "--from", "2025-06-02", "--to", "2025-06-02", "--json").json()
+        4: "visit.household_elsewhere",
+        5: "visit.in_future",
+        6: "visit.not_grid_worker",
+        7: "visit.bad_minutes",
+        8: "visit.needs_household",
+        9: "import.duplicate_in_file",
+        10: "visit.household_elsewhere",
+    }
+    day = grid(
+        *A, "visit", "stats", "--worker", "wg11", "--from", "2025-06-02", "--to", "2025-06-02", "--json"
+    ).json()
     assert "75" in json.dumps(day)  # the day ledger knows the 30 + 45 minutes
     again = imp(grid, "visits", path, "--atomic", "object", expect=1)
     assert (again["created"], again["ignored"]) == (0, 2)
@@ -361,9 +396,13 @@ def test_visits_are_added_never_edited_and_reimport_is_a_no_op(grid, city, db_ur
     back = imp(grid, "visits", out)
     assert (back["created"], back["updated"], back["ignored"]) == (0, 0, 2)
     # A stored visit is not edited by an import; a grid worker imports only their own rounds.
-    changed = write_csv(tmp_path / "changed.csv", [rows[0], ["wg11", "H001", "入户走访", "2025-06-02 09:00", "40", ""]])
+    changed = write_csv(
+        tmp_path / "changed.csv", [rows[0], ["wg11", "H001", "入户走访", "2025-06-02 09:00", "40", ""]]
+    )
     assert imp(grid, "visits", changed, expect=1)["errors"][0]["code"] == "import.visit_fixed"
-    others = write_csv(tmp_path / "others.csv", [rows[0], ["wg12", "", "service", "2025-06-04 09:00", "30", ""]])
+    others = write_csv(
+        tmp_path / "others.csv", [rows[0], ["wg12", "", "service", "2025-06-04 09:00", "30", ""]]
+    )
     r = imp(grid, "visits", others, as_=("--as", "wg11"), expect=1)
     assert r["errors"][0]["code"] == "visit.own_rounds_only"
     before = snapshot(db_url)
@@ -380,14 +419,26 @@ def test_petitions_are_filed_numbered_and_not_changed_by_an_import(grid, city, t
         ["来电", "投诉", "噪音扰民", G11, "H003", "", "", "2025-06-02 09:06"],  # household of another grid
         ["来电", "没有的类别", "x", G11, "", "", "", "2025-06-02 09:07"],
         ["走访", "投诉", "y", G11, "", "", "", "2025-06-02 09:08"],  # unknown channel
-        ["来电", "投诉", "无时间", G11, "", "", "", ""],  # without number nor time it could not be found again
+        [
+            "来电",
+            "投诉",
+            "无时间",
+            G11,
+            "",
+            "",
+            "",
+            "",
+        ],  # without number nor time it could not be found again
     ]
     path = write_csv(tmp_path / "诉求.csv", rows)
     r = imp(grid, "petitions", path, "--atomic", "object", expect=1)
     assert r["created"] == 2
     assert {row: es[0]["code"] for row, es in by_row(r).items()} == {
-        4: "petition.household_elsewhere", 5: "petition.bad_category", 6: "petition.bad_channel",
-        7: "field.required"}
+        4: "petition.household_elsewhere",
+        5: "petition.bad_category",
+        6: "petition.bad_channel",
+        7: "field.required",
+    }
     listed = grid(*A, "petition", "list", "--json").json()
     assert sorted(p["number"] for p in listed) == ["BY-20250602-0001", "BY-20250602-0002"]
     shown = grid(*A, "petition", "show", "BY-20250602-0001", "--json").json()
@@ -401,8 +452,21 @@ def test_petitions_are_filed_numbered_and_not_changed_by_an_import(grid, city, t
     back = imp(grid, "petitions", out)
     assert (back["created"], back["ignored"], back["status"]) == (0, 2, "OK")
     # The next filing that day continues the numbering.
-    grid(*A, "petition", "file", "--text", "井盖破损", "--category", "hazard_manhole", "--channel", "phone",
-         "--grid", G11, "--at", "2025-06-02 10:00")
+    grid(
+        *A,
+        "petition",
+        "file",
+        "--text",
+        "井盖破损",
+        "--category",
+        "hazard_manhole",
+        "--channel",
+        "phone",
+        "--grid",
+        G11,
+        "--at",
+        "2025-06-02 10:00",
+    )
     assert any(p["number"] == "BY-20250602-0003" for p in grid(*A, "petition", "list", "--json").json())
     edited = write_csv(tmp_path / "edited.csv", [["诉求编号", "诉求内容"], ["BY-20250602-0001", "改了内容"]])
     assert imp(grid, "petitions", edited, expect=1)["errors"][0]["code"] == "import.petition_fixed"
@@ -415,7 +479,9 @@ def test_a_progress_bar_on_a_terminal_only(grid_proc, city, tmp_path):
     import subprocess
     import sys
 
-    rows = [HOUSEHOLD_HEADER] + [[f"P{i:04d}", G11, f"人民路{i}号", "", "", "", "", "", ""] for i in range(300)]
+    rows = [HOUSEHOLD_HEADER] + [
+        [f"P{i:04d}", G11, f"人民路{i}号", "", "", "", "", "", ""] for i in range(300)
+    ]
     path = write_csv(tmp_path / "many.csv", rows)
     import tests.conftest as harness
 
@@ -425,9 +491,24 @@ def test_a_progress_bar_on_a_terminal_only(grid_proc, city, tmp_path):
     if token:
         env["GRID_TOKEN"] = token
     master, slave = pty.openpty()
-    p = subprocess.Popen([sys.executable, "-m", "baiyin_cli", "--as", "admin", "import", "households", str(path),
-                          "--batch-size", "50"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave,
-                         env=env)
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "baiyin_cli",
+            "--as",
+            "admin",
+            "import",
+            "households",
+            str(path),
+            "--batch-size",
+            "50",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        env=env,
+    )
     os.close(slave)
     seen = b""
     while True:

@@ -57,8 +57,10 @@ class KeyLedger:
         if self._db is None:
             self._spill()
         assert self._db is not None
-        self._db.executemany("INSERT OR IGNORE INTO seen(ns, key, row) VALUES (?, ?, ?)",
-                             ((ns, key, row) for (ns, key), row in new.items()))
+        self._db.executemany(
+            "INSERT OR IGNORE INTO seen(ns, key, row) VALUES (?, ?, ?)",
+            ((ns, key, row) for (ns, key), row in new.items()),
+        )
 
     def _spill(self) -> None:
         fd, path = tempfile.mkstemp(prefix="grid-import-", suffix=".db")
@@ -70,8 +72,10 @@ class KeyLedger:
         db.execute("PRAGMA cache_size=-8192")  # 8 MiB
         db.execute("CREATE TABLE seen (ns TEXT, key TEXT, row INTEGER, PRIMARY KEY (ns, key)) WITHOUT ROWID")
         db.execute("BEGIN")
-        db.executemany("INSERT INTO seen(ns, key, row) VALUES (?, ?, ?)",
-                       ((ns, key, row) for (ns, key), row in self._mem.items()))
+        db.executemany(
+            "INSERT INTO seen(ns, key, row) VALUES (?, ?, ?)",
+            ((ns, key, row) for (ns, key), row in self._mem.items()),
+        )
         self._mem.clear()
         self._db = db
 

@@ -50,7 +50,7 @@ MISSING_KEY_COLUMNS = M(
 DUPLICATE_COLUMN = M(
     "import.duplicate_column",
     "列“{first}”和“{second}”都对应字段 {field}",
-    "Columns \"{first}\" and \"{second}\" both mean the field {field}",
+    'Columns "{first}" and "{second}" both mean the field {field}',
 )
 DUPLICATE_IN_FILE = M(
     "import.duplicate_in_file",
@@ -60,7 +60,7 @@ DUPLICATE_IN_FILE = M(
 FORMULA = M(
     "import.formula",
     "{column}以“{char}”开头，会被表格软件当作公式执行；如确为文字，请在前面加英文单引号 '",
-    "{column} begins with \"{char}\", which a spreadsheet runs as a formula; if it is text, put an apostrophe (') before it",
+    '{column} begins with "{char}", which a spreadsheet runs as a formula; if it is text, put an apostrophe (\') before it',
 )
 PRECISION = M(
     "import.precision",
@@ -88,6 +88,12 @@ IMPORT_CUT = M(
     "写入第 {batch} 批时数据库连接中断（{error}）；此前 {done} 批（至第 {row} 行）已提交，其余未写入；数据库恢复后重新运行同一命令即可补齐",
     "The database connection was lost in batch {batch} ({error}); the {done} batch(es) before it (up to row {row}) "
     "are committed, nothing after; run the same command again once the database is back",
+)
+
+SUMMARY = M(
+    "import.summary",
+    "{file}：共 {rows} 行，新增 {created}，更新 {updated}，无变化 {ignored}，拒绝 {rejected}（编码 {encoding}，用时 {seconds} 秒）",
+    "{file}: {rows} rows, created {created}, updated {updated}, unchanged {ignored}, rejected {rejected} (encoding {encoding}, {seconds} s)",
 )
 
 Progress = Callable[[int, int | None], None]
@@ -311,8 +317,11 @@ class Importer:
                 MISSING_KEY_COLUMNS, columns=labels, row=src.header_row, header=", ".join(src.header)[:200]
             )
         if src.skipped_title_rows:
-            self.report.warn(Entry(W_TITLE_ROWS, {"row": src.header_row, "count": src.skipped_title_rows},
-                                   row=src.header_row))
+            self.report.warn(
+                Entry(
+                    W_TITLE_ROWS, {"row": src.header_row, "count": src.skipped_title_rows}, row=src.header_row
+                )
+            )
         self._warn_unknown()
 
     def _warn_unknown(self) -> None:
@@ -371,15 +380,27 @@ class Importer:
         return self.ledger.first(ns, key)
 
     def _committed_so_far(self) -> dict[str, int]:
-        return {"batch": self.batches_committed + 1, "done": self.batches_committed, "row": self.committed_row}
+        return {
+            "batch": self.batches_committed + 1,
+            "done": self.batches_committed,
+            "row": self.committed_row,
+        }
 
     def _commit_batch(self, records: list[Record], good: list[bulk.Plan], rejected: int) -> None:
         """--atomic object: this batch and its audit entry commit now, whatever comes after."""
         counts = {a: sum(1 for p in good if p.action == a) for a in ("create", "update", "ignore")}
         bulk.record_batch(
-            self.session, self.op, self.target, file=self.source.display_name, batch=self.batches_committed + 1,
-            first_row=records[0].row, last_row=records[-1].row, created=counts["create"],
-            updated=counts["update"], ignored=counts["ignore"], rejected=rejected,
+            self.session,
+            self.op,
+            self.target,
+            file=self.source.display_name,
+            batch=self.batches_committed + 1,
+            first_row=records[0].row,
+            last_row=records[-1].row,
+            created=counts["create"],
+            updated=counts["update"],
+            ignored=counts["ignore"],
+            rejected=rejected,
         )
         self.session.commit()
         self.batches_committed += 1
@@ -426,7 +447,10 @@ class Importer:
             shown = bulk.mask(col.personal, key) if col is not None else key
             message = target.key_messages.get(ns, DUPLICATE_IN_FILE)
             problems[row] = [
-                (field, InvalidInput(message, first=first, column=self.hmap.header_of(field) or field, key=shown))
+                (
+                    field,
+                    InvalidInput(message, first=first, column=self.hmap.header_of(field) or field, key=shown),
+                )
             ]
         rows = [r for r in rows if r.row not in problems]
         good: list[bulk.Plan] = []
@@ -502,21 +526,6 @@ def run_import(
     return Importer(session, op, target, source, **options).run()
 
 
-def summary_line(report: ImportReport) -> str:
-    """One line for people: what happened, in the interface language."""
-    d = report
-    what = t(SUMMARY, created=d.created, updated=d.updated, ignored=d.ignored, rejected=d.rejected, rows=d.rows,
-             file=d.file, encoding=d.encoding or "-", seconds=f"{d.seconds:.1f}")
-    return what
-
-
-SUMMARY = M(
-    "import.summary",
-    "{file}：共 {rows} 行，新增 {created}，更新 {updated}，无变化 {ignored}，拒绝 {rejected}（编码 {encoding}，用时 {seconds} 秒）",
-    "{file}: {rows} rows, created {created}, updated {updated}, unchanged {ignored}, rejected {rejected} (encoding {encoding}, {seconds} s)",
-)
-
-
 def open_for(
     target: bulk.Target,
     name: str,
@@ -529,4 +538,22 @@ def open_for(
     names the most of its columns, so a title row above the header is skipped."""
     from baiyin_cli.io.readers import open_source
 
-    return open_source(name, fmt=fmt, encoding=encoding, sheet=sheet, header_score=HeaderMap(target.columns).score)
+    return open_source(
+        name, fmt=fmt, encoding=encoding, sheet=sheet, header_score=HeaderMap(target.columns).score
+    )
+
+
+def summary_line(report: ImportReport) -> str:
+    """One line for people: what happened, in the interface language."""
+    d = report
+    return t(
+        SUMMARY,
+        created=d.created,
+        updated=d.updated,
+        ignored=d.ignored,
+        rejected=d.rejected,
+        rows=d.rows,
+        file=d.file,
+        encoding=d.encoding or "-",
+        seconds=f"{d.seconds:.1f}",
+    )

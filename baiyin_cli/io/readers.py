@@ -39,9 +39,13 @@ IO_FORMAT_UNKNOWN = M(
     "Cannot tell the format from the file name {name} (use --format csv|xlsx|jsonl)",
 )
 IO_FORMAT_STDIN = M(
-    "io.format_stdin", "从标准输入读取时需要 --format csv|xlsx|jsonl", "Reading stdin needs --format csv|xlsx|jsonl"
+    "io.format_stdin",
+    "从标准输入读取时需要 --format csv|xlsx|jsonl",
+    "Reading stdin needs --format csv|xlsx|jsonl",
 )
-IO_BAD_FORMAT = M("io.bad_format", "格式无效：{value}（可选 csv/xlsx/jsonl）", "Invalid format: {value} (csv/xlsx/jsonl)")
+IO_BAD_FORMAT = M(
+    "io.bad_format", "格式无效：{value}（可选 csv/xlsx/jsonl）", "Invalid format: {value} (csv/xlsx/jsonl)"
+)
 IO_BAD_ENCODING = M(
     "io.bad_encoding",
     "编码无效：{value}（可选 auto/utf-8/gb18030）",
@@ -61,7 +65,9 @@ IO_DECODE = M(
 )
 IO_EMPTY = M("io.empty", "文件 {name} 没有表头", "{name} has no header row")
 IO_NO_SHEET = M(
-    "io.no_sheet", "工作簿中没有名为 {sheet} 的工作表（有：{sheets}）", "No sheet named {sheet} (sheets: {sheets})"
+    "io.no_sheet",
+    "工作簿中没有名为 {sheet} 的工作表（有：{sheets}）",
+    "No sheet named {sheet} (sheets: {sheets})",
 )
 IO_BAD_XLSX = M(
     "io.bad_xlsx",
@@ -102,8 +108,16 @@ def format_for(name: str, given: str | None) -> str:
     if name == "-":
         raise UsageError(IO_FORMAT_STDIN)
     ext = Path(name).suffix.lower().lstrip(".")
-    fmt = {"csv": "csv", "tsv": "csv", "txt": "csv", "xlsx": "xlsx", "xlsm": "xlsx", "jsonl": "jsonl",
-           "ndjson": "jsonl", "json": "jsonl"}.get(ext)
+    fmt = {
+        "csv": "csv",
+        "tsv": "csv",
+        "txt": "csv",
+        "xlsx": "xlsx",
+        "xlsm": "xlsx",
+        "jsonl": "jsonl",
+        "ndjson": "jsonl",
+        "json": "jsonl",
+    }.get(ext)
     if fmt is None:
         raise UsageError(IO_FORMAT_UNKNOWN, name=name)
     return fmt
@@ -111,8 +125,14 @@ def format_for(name: str, given: str | None) -> str:
 
 def normalise_encoding(value: str | None) -> str:
     v = (value or "auto").strip().lower().replace("_", "-")
-    v = {"utf8": "utf-8", "utf-8-bom": "utf-8-sig", "utf8-sig": "utf-8-sig", "gb2312": "gb18030", "cp936": "gbk",
-         "utf16": "utf-16"}.get(v, v)
+    v = {
+        "utf8": "utf-8",
+        "utf-8-bom": "utf-8-sig",
+        "utf8-sig": "utf-8-sig",
+        "gb2312": "gb18030",
+        "cp936": "gbk",
+        "utf16": "utf-16",
+    }.get(v, v)
     if v not in ENCODINGS:
         raise UsageError(IO_BAD_ENCODING, value=value)
     return v
@@ -294,7 +314,9 @@ class CsvSource(Source):
             encoding = detected
         self.encoding = encoding
         self._raw = _CountingReader(sample, binary)
-        text = io.TextIOWrapper(io.BufferedReader(self._raw, 1 << 16), encoding=encoding, errors="strict", newline="")
+        text = io.TextIOWrapper(
+            io.BufferedReader(self._raw, 1 << 16), encoding=encoding, errors="strict", newline=""
+        )
         self._text = text
         self._row = 0
         first_line = sample.split(b"\n", 1)[0]
@@ -315,9 +337,13 @@ class CsvSource(Source):
         except StopIteration:
             return None
         except UnicodeDecodeError:
-            raise InvalidInput(IO_DECODE, name=self.display_name, row=self._row + 1, encoding=self.encoding) from None
+            raise InvalidInput(
+                IO_DECODE, name=self.display_name, row=self._row + 1, encoding=self.encoding
+            ) from None
         except csv.Error as exc:
-            raise InvalidInput(IO_CANNOT_READ, name=self.display_name, error=f"row {self._row + 1}: {exc}") from None
+            raise InvalidInput(
+                IO_CANNOT_READ, name=self.display_name, error=f"row {self._row + 1}: {exc}"
+            ) from None
         self._row += 1
         return self._row, cells
 
@@ -358,8 +384,12 @@ class CsvSource(Source):
                 if len(cells) > width and not any(c.strip() for c in cells[width:]):
                     cells = cells[:width]
                 else:
-                    yield Record(n, dict(zip(header, cells)), cells,
-                                 InvalidInput(ROW_CELL_COUNT, count=len(cells), expected=width))
+                    yield Record(
+                        n,
+                        dict(zip(header, cells)),
+                        cells,
+                        InvalidInput(ROW_CELL_COUNT, count=len(cells), expected=width),
+                    )
                     continue
             elif not any(c.strip() for c in cells):
                 continue
@@ -371,7 +401,11 @@ class CsvSource(Source):
 
 class XlsxSource(Source):
     def __init__(
-        self, name: str, sheet: str | None, header_score: HeaderScore | None, closers: list[Callable[[], None]]
+        self,
+        name: str,
+        sheet: str | None,
+        header_score: HeaderScore | None,
+        closers: list[Callable[[], None]],
     ) -> None:
         super().__init__(name, "xlsx", closers)
         import zipfile
@@ -393,7 +427,9 @@ class XlsxSource(Source):
             # read_only streams rows; data_only=False so that a formula is seen as a formula.
             wb = load_workbook(target, read_only=True, data_only=False)
         except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-            raise InvalidInput(IO_BAD_XLSX, name=self.display_name, error=str(exc).splitlines()[0][:120]) from None
+            raise InvalidInput(
+                IO_BAD_XLSX, name=self.display_name, error=str(exc).splitlines()[0][:120]
+            ) from None
         self._closers.append(wb.close)
         if sheet:
             if sheet not in wb.sheetnames:
@@ -451,8 +487,12 @@ class XlsxSource(Source):
                 extra = cells[width:]
                 if any(cell_text(c) is not None for c in extra):
                     used = width + max(i for i, c in enumerate(extra) if cell_text(c) is not None) + 1
-                    yield Record(n, dict(zip(header, cells)), cells[:used],
-                                 InvalidInput(ROW_CELL_COUNT, count=used, expected=width))
+                    yield Record(
+                        n,
+                        dict(zip(header, cells)),
+                        cells[:used],
+                        InvalidInput(ROW_CELL_COUNT, count=used, expected=width),
+                    )
                     continue
                 cells = cells[:width]
             elif len(cells) < width:
@@ -478,7 +518,9 @@ class JsonlSource(Source):
             encoding = detect_encoding(sample) or "utf-8"
         self.encoding = encoding
         self._raw = _CountingReader(sample, binary)
-        self._text = io.TextIOWrapper(io.BufferedReader(self._raw, 1 << 16), encoding=encoding, errors="strict")
+        self._text = io.TextIOWrapper(
+            io.BufferedReader(self._raw, 1 << 16), encoding=encoding, errors="strict"
+        )
         self._seen: dict[str, None] = {}
 
     def records(self) -> Iterator[Record]:
@@ -487,7 +529,9 @@ class JsonlSource(Source):
             try:
                 line = self._text.readline()
             except UnicodeDecodeError:
-                raise InvalidInput(IO_DECODE, name=self.display_name, row=n + 1, encoding=self.encoding) from None
+                raise InvalidInput(
+                    IO_DECODE, name=self.display_name, row=n + 1, encoding=self.encoding
+                ) from None
             if not line:
                 return
             n += 1

@@ -27,7 +27,7 @@ STATUS_ERROR = "ERROR"
 W_UNKNOWN_COLUMN = M(
     "import.unknown_column",
     "未知列“{column}”已忽略（可用列：{known}）",
-    "Unknown column \"{column}\" ignored (known columns: {known})",
+    'Unknown column "{column}" ignored (known columns: {known})',
 )
 W_TITLE_ROWS = M(
     "import.title_rows",

@@ -115,7 +115,9 @@ class Writer:
             return sys.stdout.buffer
         path = Path(self.name)
         try:
-            fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".part", dir=path.parent or Path("."))
+            fd, tmp = tempfile.mkstemp(
+                prefix="." + path.name + ".", suffix=".part", dir=path.parent or Path(".")
+            )
         except OSError as exc:
             raise InvalidInput(IO_CANNOT_WRITE, name=self.name, error=exc.strerror or str(exc)) from None
         self._tmp = tmp
@@ -271,7 +273,9 @@ class XlsxWriter(Writer):
         ws = self._ws
         held = self._held or []
         for i, col in enumerate(self.columns, 1):
-            widest = max([display_width(col.label), *(display_width(_text(r[i - 1])) for r in held)], default=0)
+            widest = max(
+                [display_width(col.label), *(display_width(_text(r[i - 1])) for r in held)], default=0
+            )
             width = min(max(col.width, widest + 2, 6), MAX_WIDTH)
             ws.column_dimensions[get_column_letter(i)].width = width
         ws.freeze_panes = "A2"

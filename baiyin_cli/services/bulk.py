@@ -53,7 +53,9 @@ IMPORT_MASKED = M(
     "{column} holds a masked value, which cannot be imported (export with --reveal, or type the full value)",
 )
 IMPORT_BAD_BOOL = M(
-    "import.bad_bool", "{column}应为 是/否（true/false）：{value}", "{column} must be yes/no (true/false): {value}"
+    "import.bad_bool",
+    "{column}应为 是/否（true/false）：{value}",
+    "{column} must be yes/no (true/false): {value}",
 )
 IMPORT_BAD_STRATEGY = M(
     "import.bad_strategy",
@@ -74,7 +76,9 @@ WORKER_DEACTIVATE_ADMIN = M(
     "An import cannot deactivate the last active admin {username}",
 )
 WORKER_DEACTIVATE_SELF = M(
-    "import.worker_self", "导入不能停用操作员自己（{username}）", "An import cannot deactivate the operator ({username})"
+    "import.worker_self",
+    "导入不能停用操作员自己（{username}）",
+    "An import cannot deactivate the operator ({username})",
 )
 
 
@@ -127,9 +131,16 @@ class Problem:
 
 
 # Message keys whose field is implied by the key itself (validators shared with single commands).
-_KEY_FIELDS = {"phone.": "phone", "id_number.": "id_number", "username.": "username", "care.": "care",
-               # choices the single commands check with messages of their own
-               "visit.bad_kind": "kind", "petition.bad_category": "category", "petition.bad_channel": "channel"}
+_KEY_FIELDS = {
+    "phone.": "phone",
+    "id_number.": "id_number",
+    "username.": "username",
+    "care.": "care",
+    # choices the single commands check with messages of their own
+    "visit.bad_kind": "kind",
+    "petition.bad_category": "category",
+    "petition.bad_channel": "channel",
+}
 
 
 def field_of(exc: GridError, default: str | None = None) -> str | None:
@@ -284,8 +295,10 @@ def executemany_rows(conn: Any, table: Table, rows: list[dict[str, Any]]) -> Non
     if all(p is None for p in procs):
         params = [tuple(r[c] for c in order) for r in rows]
     else:
-        params = [tuple(v if p is None or v is None else p(v) for p, v in zip(procs, (r[c] for c in order)))
-                  for r in rows]
+        params = [
+            tuple(v if p is None or v is None else p(v) for p, v in zip(procs, (r[c] for c in order)))
+            for r in rows
+        ]
     conn.exec_driver_sql(sql, params)
 
 
@@ -347,7 +360,9 @@ def allocate_ids(session: Session, table: Table, n: int) -> list[int]:
     conn = session.connection()
     if conn.dialect.name == "postgresql":
         seq = conn.execute(text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table.name}).scalar()
-        got = conn.execute(text("SELECT nextval(:s) FROM generate_series(1, :n)"), {"s": seq, "n": n}).scalars()
+        got = conn.execute(
+            text("SELECT nextval(:s) FROM generate_series(1, :n)"), {"s": seq, "n": n}
+        ).scalars()
         return list(got)
     start = conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar() or 0
     return list(range(start + 1, start + 1 + n))
@@ -389,7 +404,9 @@ class Target:
     def keys(self, values: Mapping[str, str | None]) -> list[tuple[str, str]]:
         return []
 
-    def plan(self, session: Session, op: Operator | None, rows: list[Row]) -> list[Plan | Problem]:  # pragma: no cover
+    def plan(
+        self, session: Session, op: Operator | None, rows: list[Row]
+    ) -> list[Plan | Problem]:  # pragma: no cover
         raise NotImplementedError
 
     def write(self, session: Session, op: Operator | None, plans: list[Plan]) -> None:  # pragma: no cover
@@ -499,7 +516,12 @@ class AreasTarget(Target):
                 self.decide(code, cur is not None)
                 merged: dict[str, Any] = {}
                 if cur is not None:
-                    merged = {"code": cur.code, "name": cur.name, "level": cur.level, "parent": cur.parent_code}
+                    merged = {
+                        "code": cur.code,
+                        "name": cur.name,
+                        "level": cur.level,
+                        "parent": cur.parent_code,
+                    }
                 merged.update(r.values)
                 p = org.prepare_area(None, merged, areas=levels)
                 if cur is None:
@@ -520,7 +542,9 @@ class AreasTarget(Target):
 
         table = Area.__table__
         insert_rows(session, table, [p.values for p in plans if p.action == "create"])
-        update_rows(session, table, "code", [{"code": p.key, **p.changes} for p in plans if p.action == "update"])
+        update_rows(
+            session, table, "code", [{"code": p.key, **p.changes} for p in plans if p.action == "update"]
+        )
 
     def export(
         self, session: Session, op: Operator | None, *, reveal: bool = False, **filters: Any
@@ -542,8 +566,13 @@ class AreasTarget(Target):
             org.get_area(session, filters["under"])
             stmt = stmt.where(scope_clause(t.c.code, filters["under"].strip()))
         for a in stream(session, stmt):
-            yield {"code": a.code, "name": a.name, "level": a.level, "parent": a.parent_code,
-                   "created_at": a.created_at}
+            yield {
+                "code": a.code,
+                "name": a.name,
+                "level": a.level,
+                "parent": a.parent_code,
+                "created_at": a.created_at,
+            }
 
 
 class WorkersTarget(Target):
@@ -558,8 +587,15 @@ class WorkersTarget(Target):
         Column("kind", "网格员类型", "Kind", width=12, show=choice_label("worker_kinds")),
         Column("area", "所属区域", "Area", width=17, aliases=("area_code",)),
         Column("dept", "所属部门", "Department", width=12, aliases=("dept_code",)),
-        Column("active", "状态", "Active", width=8, show=lambda v: ("在岗" if v else "停用") if get_lang() != "en"
-               else ("active" if v else "inactive")),
+        Column(
+            "active",
+            "状态",
+            "Active",
+            width=8,
+            show=lambda v: (
+                ("在岗" if v else "停用") if get_lang() != "en" else ("active" if v else "inactive")
+            ),
+        ),
         Column("created_at", "创建时间", "Created", read_only=True, width=17),
     )
     key_fields = (("username",),)
@@ -573,9 +609,12 @@ class WorkersTarget(Target):
         super().begin(session, op, strategy)
         self.depts = set(session.execute(select(Department.__table__.c.code)).scalars())
         w = Worker.__table__
-        self.active_admins = session.execute(
-            select(func.count()).select_from(w).where(w.c.role == "admin", w.c.active.is_(True))
-        ).scalar() or 0
+        self.active_admins = (
+            session.execute(
+                select(func.count()).select_from(w).where(w.c.role == "admin", w.c.active.is_(True))
+            ).scalar()
+            or 0
+        )
         self.op_username = op.username if op else None
 
     def keys(self, values: Mapping[str, str | None]) -> list[tuple[str, str]]:
@@ -586,7 +625,9 @@ class WorkersTarget(Target):
         from baiyin_cli.models import Area, Worker
         from baiyin_cli.services import org
 
-        existing = fetch(session, Worker.__table__, "username", ((r.values.get("username") or "").strip() for r in rows))
+        existing = fetch(
+            session, Worker.__table__, "username", ((r.values.get("username") or "").strip() for r in rows)
+        )
         area_codes = {(r.values.get("area") or "").strip() for r in rows}
         area_codes.update(w.area_code for w in existing.values() if w.area_code)
         levels = {c: a.level for c, a in fetch(session, Area.__table__, "code", area_codes).items()}
@@ -598,27 +639,43 @@ class WorkersTarget(Target):
                 self.decide(username, cur is not None)
                 current = None
                 if cur is not None:
-                    current = {"username": cur.username, "name": cur.name, "phone": cur.phone, "role": cur.role,
-                               "kind": cur.kind, "area": cur.area_code, "dept": cur.dept_code,
-                               "active": "true" if cur.active else "false"}
+                    current = {
+                        "username": cur.username,
+                        "name": cur.name,
+                        "phone": cur.phone,
+                        "role": cur.role,
+                        "kind": cur.kind,
+                        "area": cur.area_code,
+                        "dept": cur.dept_code,
+                        "active": "true" if cur.active else "false",
+                    }
                 merged: dict[str, Any] = dict(current or {})
                 merged.update(r.values)
                 unmask(merged, current, self.columns)
                 merged["role"] = choice_code("roles", merged.get("role"))
                 merged["kind"] = choice_code("worker_kinds", merged.get("kind"))
                 if cur is not None and merged["role"] != cur.role:
-                    raise Conflict(WORKER_ROLE_FIXED, username=username, current=cur.role, new=merged["role"],
-                                   field_key="role")
+                    raise Conflict(
+                        WORKER_ROLE_FIXED,
+                        username=username,
+                        current=cur.role,
+                        new=merged["role"],
+                        field_key="role",
+                    )
                 p = org.prepare_worker(None, merged, areas=levels, depts=self.depts)
                 active = parse_bool(merged.get("active"), "active")
                 p["active"] = True if active is None else active
                 if cur is None:
                     org.require_manage_worker(op, p["role"], p["area_code"])
-                    out.append(Plan(r.row, "create", username,
-                                    {**p, "created_at": self.now, "updated_at": self.now}))
+                    out.append(
+                        Plan(r.row, "create", username, {**p, "created_at": self.now, "updated_at": self.now})
+                    )
                     continue
-                changes = {k: p[k] for k in ("name", "phone", "kind", "area_code", "dept_code", "active")
-                           if p[k] != getattr(cur, k)}
+                changes = {
+                    k: p[k]
+                    for k in ("name", "phone", "kind", "area_code", "dept_code", "active")
+                    if p[k] != getattr(cur, k)
+                }
                 if changes:
                     org.require_manage_worker(op, cur.role, cur.area_code)
                     if "area_code" in changes:
@@ -641,8 +698,12 @@ class WorkersTarget(Target):
 
         table = Worker.__table__
         insert_rows(session, table, [p.values for p in plans if p.action == "create"])
-        update_rows(session, table, "username", [{"username": p.key, **p.changes} for p in plans
-                                                  if p.action == "update"])
+        update_rows(
+            session,
+            table,
+            "username",
+            [{"username": p.key, **p.changes} for p in plans if p.action == "update"],
+        )
 
     def export(
         self, session: Session, op: Operator | None, *, reveal: bool = False, **filters: Any
@@ -662,17 +723,33 @@ class WorkersTarget(Target):
             stmt = stmt.where(w.c.role == org._role_of(filters["role"]).value)
         if not filters.get("include_inactive"):
             stmt = stmt.where(w.c.active.is_(True))
-        if reveal:
-            require(op)
+        require(op)  # phones, even masked, leave the office only under someone's name (audited)
         for r in stream(session, stmt):
             # As `worker show --reveal`: admins see every phone, a secretary those of their community.
-            clear = reveal and op is not None and (
-                op.is_admin or op.username == r.username
-                or (op.role == "secretary" and bool(r.area_code) and r.area_code.startswith(op.area_code or "~"))
+            clear = (
+                reveal
+                and op is not None
+                and (
+                    op.is_admin
+                    or op.username == r.username
+                    or (
+                        op.role == "secretary"
+                        and bool(r.area_code)
+                        and r.area_code.startswith(op.area_code or "~")
+                    )
+                )
             )
-            yield {"username": r.username, "name": r.name, "phone": r.phone if clear else mask("phone", r.phone),
-                   "role": r.role, "kind": r.kind, "area": r.area_code, "dept": r.dept_code, "active": r.active,
-                   "created_at": r.created_at}
+            yield {
+                "username": r.username,
+                "name": r.name,
+                "phone": r.phone if clear else mask("phone", r.phone),
+                "role": r.role,
+                "kind": r.kind,
+                "area": r.area_code,
+                "dept": r.dept_code,
+                "active": r.active,
+                "created_at": r.created_at,
+            }
 
 
 TARGETS: dict[str, str] = {
@@ -716,13 +793,40 @@ def render(value: Any, column: Column, fmt: str) -> Any:
 
 
 def record_import(
-    session: Session, op: Operator | None, t: Target, summary: Mapping[str, Any], *, occurred_at: datetime | None = None
+    session: Session,
+    op: Operator | None,
+    t: Target,
+    summary: Mapping[str, Any],
+    *,
+    occurred_at: datetime | None = None,
 ) -> None:
     """One audit entry for a whole import: who, which file, what came of it."""
-    detail = {k: summary.get(k) for k in ("file", "format", "encoding", "sheet", "strategy", "atomic", "rows",
-                                          "created", "updated", "ignored", "rejected") if summary.get(k) is not None}
-    audit.record(session, op, f"import.{t.entity}", t.record, str(summary.get("file") or "")[:64], detail=detail,
-                 occurred_at=occurred_at)
+    detail = {
+        k: summary.get(k)
+        for k in (
+            "file",
+            "format",
+            "encoding",
+            "sheet",
+            "strategy",
+            "atomic",
+            "rows",
+            "created",
+            "updated",
+            "ignored",
+            "rejected",
+        )
+        if summary.get(k) is not None
+    }
+    audit.record(
+        session,
+        op,
+        f"import.{t.entity}",
+        t.record,
+        str(summary.get("file") or "")[:64],
+        detail=detail,
+        occurred_at=occurred_at,
+    )
 
 
 def record_batch(
@@ -741,8 +845,16 @@ def record_batch(
 ) -> None:
     """One audit entry per committed batch of an `--atomic object` import, in the batch's own
     transaction: after a crash the log says exactly which rows went in."""
-    detail = {"file": file, "batch": batch, "first_row": first_row, "last_row": last_row, "created": created,
-              "updated": updated, "ignored": ignored, "rejected": rejected}
+    detail = {
+        "file": file,
+        "batch": batch,
+        "first_row": first_row,
+        "last_row": last_row,
+        "created": created,
+        "updated": updated,
+        "ignored": ignored,
+        "rejected": rejected,
+    }
     audit.record(session, op, f"import.{t.entity}.batch", t.record, str(file or "")[:64], detail=detail)
 
 
@@ -757,6 +869,11 @@ def record_export(
     revealed: bool,
     filters: Mapping[str, Any],
 ) -> None:
-    detail = {"file": file, "format": fmt, "rows": count, "revealed": revealed,
-              "filters": {k: v for k, v in filters.items() if v not in (None, False, "")}}
+    detail = {
+        "file": file,
+        "format": fmt,
+        "rows": count,
+        "revealed": revealed,
+        "filters": {k: v for k, v in filters.items() if v not in (None, False, "")},
+    }
     audit.record(session, op, f"export.{t.entity}", t.record, file[:64], detail=detail)

@@ -54,7 +54,9 @@ PETITION_FIXED = M(
     "诉求 {number} 已存在且内容不同：导入不修改已受理的诉求，请用 grid petition 的命令办理",
     "Petition {number} exists with other contents: an import does not change a filed petition; use grid petition",
 )
-BAD_TIME_CELL = M("import.bad_time", "{column}不是有效的时间：{value}", "{column} is not a valid time: {value}")
+BAD_TIME_CELL = M(
+    "import.bad_time", "{column}不是有效的时间：{value}", "{column} is not a valid time: {value}"
+)
 
 
 def _text(value: Any) -> str:
@@ -125,16 +127,29 @@ class VisitsTarget(Target):
         Column("id", "走访编号", "Visit no.", width=10, aliases=("visit", "#")),
         Column("worker", "网格员", "Worker", required=True, width=16, aliases=("username", "网格员用户名")),
         Column("household", "户编号", "Household code", width=22, aliases=("household_code",)),
-        Column("kind", "走访类型", "Kind", required=True, width=12, show=lambda c: _pair_label(_kinds())(c),
-               aliases=("类型",)),
+        Column(
+            "kind",
+            "走访类型",
+            "Kind",
+            required=True,
+            width=12,
+            show=lambda c: _pair_label(_kinds())(c),
+            aliases=("类型",),
+        ),
         Column("started_at", "开始时间", "Started", required=True, width=19, aliases=("start", "时间")),
         Column("minutes", "时长（分钟）", "Minutes", required=True, width=8, aliases=("时长", "分钟")),
         Column("note", "记录", "Note", personal="note", width=40, aliases=("备注", "情况")),
         Column("grid", "网格", "Grid", read_only=True, width=17),
         Column("petition", "调解诉求", "Mediated petition", read_only=True, width=18),
         Column("findings", "发现问题", "Findings", read_only=True, width=18),
-        Column("voided", "已作废", "Voided", read_only=True, width=8,
-               show=lambda v: ("是" if v else "") if get_lang() != "en" else ("yes" if v else "")),
+        Column(
+            "voided",
+            "已作废",
+            "Voided",
+            read_only=True,
+            width=8,
+            show=lambda v: ("是" if v else "") if get_lang() != "en" else ("yes" if v else ""),
+        ),
         Column("recorded_by", "录入人", "Recorded by", read_only=True, width=12),
     )
     key_fields = (("id",), ("worker", "started_at"))
@@ -169,8 +184,12 @@ class VisitsTarget(Target):
 
         V, W, H = Visit.__table__, Worker.__table__, Household.__table__
         out: list[Plan | Problem] = []
-        by_id = fetch(session, V, "id", [int(x) for r in rows for x in [_text(r.values.get("id")).lstrip("#")]
-                                         if x.isdigit()])
+        by_id = fetch(
+            session,
+            V,
+            "id",
+            [int(x) for r in rows for x in [_text(r.values.get("id")).lstrip("#")] if x.isdigit()],
+        )
         names = {_text(r.values.get("worker")) for r in rows} | {v.worker for v in by_id.values()}
         workers = fetch(session, W, "username", names)
         # Stored visits of these workers around these times, to find a row's visit by its start.
@@ -184,13 +203,21 @@ class VisitsTarget(Target):
                 starts.append(t)
         at_start: dict[tuple[str, datetime], Any] = {}
         if starts and names:
-            q = select(V).where(V.c.worker.in_(sorted(names)), V.c.started_at >= min(starts),
-                                V.c.started_at < max(starts) + timedelta(seconds=1))
+            q = select(V).where(
+                V.c.worker.in_(sorted(names)),
+                V.c.started_at >= min(starts),
+                V.c.started_at < max(starts) + timedelta(seconds=1),
+            )
             for v in session.execute(q):
                 at_start.setdefault((v.worker, _second(v.started_at)), v)
         hh_ids = {v.household_id for v in [*by_id.values(), *at_start.values()] if v.household_id}
         households = fetch(session, H, "code", (_text(r.values.get("household")) for r in rows))
-        households.update({h.code: h for h in fetch(session, H, "id", hh_ids - {h.id for h in households.values()}).values()})
+        households.update(
+            {
+                h.code: h
+                for h in fetch(session, H, "id", hh_ids - {h.id for h in households.values()}).values()
+            }
+        )
         code_of = {h.id: h.code for h in households.values()}
         now = timeutil.now()
         for r in rows:
@@ -203,9 +230,14 @@ class VisitsTarget(Target):
                         raise NotFound(visits.VISIT_NOT_FOUND, id=vid, field_key="id")
                 current = None
                 if cur is not None:
-                    current = {"worker": cur.worker, "household": code_of.get(cur.household_id), "kind": cur.kind,
-                               "started_at": timeutil.iso(cur.started_at), "minutes": str(cur.minutes),
-                               "note": cur.note}
+                    current = {
+                        "worker": cur.worker,
+                        "household": code_of.get(cur.household_id),
+                        "kind": cur.kind,
+                        "started_at": timeutil.iso(cur.started_at),
+                        "minutes": str(cur.minutes),
+                        "note": cur.note,
+                    }
                 merged: dict[str, Any] = dict(current or {})
                 merged.update(r.values)
                 unmask(merged, current, self.columns)
@@ -213,10 +245,16 @@ class VisitsTarget(Target):
                 try:
                     mins = int(str(merged.get("minutes") or "").strip())
                 except ValueError:
-                    raise InvalidInput(visits.BAD_MINUTES, value=merged.get("minutes"), max=self.max_minutes,
-                                       field_key="minutes") from None
+                    raise InvalidInput(
+                        visits.BAD_MINUTES,
+                        value=merged.get("minutes"),
+                        max=self.max_minutes,
+                        field_key="minutes",
+                    ) from None
                 if not 1 <= mins <= self.max_minutes:
-                    raise InvalidInput(visits.BAD_MINUTES, value=mins, max=self.max_minutes, field_key="minutes")
+                    raise InvalidInput(
+                        visits.BAD_MINUTES, value=mins, max=self.max_minutes, field_key="minutes"
+                    )
                 start = _time(merged.get("started_at"), "started_at")
                 if start is None:
                     from baiyin_cli.services.validate import REQUIRED
@@ -224,21 +262,32 @@ class VisitsTarget(Target):
                     raise InvalidInput(REQUIRED, field=self.columns[4].label(), field_key="started_at")
                 w = workers.get(_text(merged.get("worker")))
                 if w is None:
-                    raise NotFound(org.WORKER_NOT_FOUND, username=_text(merged.get("worker")), field_key="worker")
+                    raise NotFound(
+                        org.WORKER_NOT_FOUND, username=_text(merged.get("worker")), field_key="worker"
+                    )
                 if w.role != "grid_worker" or not w.active:
                     raise InvalidInput(visits.NOT_GRID_WORKER, username=w.username, field_key="worker")
                 if not w.area_code:
                     raise InvalidInput(visits.WORKER_NO_GRID, username=w.username, field_key="worker")
                 if self.op.role == "grid_worker" and w.username != self.op.username:
-                    raise NotPermitted(visits.OWN_ROUNDS_ONLY, username=self.op.username, worker=w.username,
-                                       field_key="worker")
+                    raise NotPermitted(
+                        visits.OWN_ROUNDS_ONLY,
+                        username=self.op.username,
+                        worker=w.username,
+                        field_key="worker",
+                    )
                 require_area(self.op, w.area_code)
                 end = start + timedelta(minutes=mins)
                 if start > now + visits.CLOCK_SLACK:
                     raise InvalidInput(visits.IN_FUTURE, value=timeutil.fmt(start), field_key="started_at")
                 if end > now + visits.CLOCK_SLACK:
-                    raise InvalidInput(visits.ENDS_IN_FUTURE, start=timeutil.fmt(start), minutes=mins,
-                                       end=timeutil.fmt(end), field_key="minutes")
+                    raise InvalidInput(
+                        visits.ENDS_IN_FUTURE,
+                        start=timeutil.fmt(start),
+                        minutes=mins,
+                        end=timeutil.fmt(end),
+                        field_key="minutes",
+                    )
                 h = None
                 code = _text(merged.get("household"))
                 if code:
@@ -248,15 +297,27 @@ class VisitsTarget(Target):
 
                         raise NotFound(HOUSEHOLD_NOT_FOUND, code=code, field_key="household")
                     if h.grid_code != w.area_code:
-                        raise InvalidInput(visits.HOUSEHOLD_ELSEWHERE, code=h.code, worker=w.username,
-                                           grid=w.area_code, field_key="household")
+                        raise InvalidInput(
+                            visits.HOUSEHOLD_ELSEWHERE,
+                            code=h.code,
+                            worker=w.username,
+                            grid=w.area_code,
+                            field_key="household",
+                        )
                 elif kind == "household":
                     raise InvalidInput(visits.NEEDS_HOUSEHOLD, field_key="household")
                 from baiyin_cli.services import validate
 
                 note = validate.text(merged.get("note"), "note", required=False, max_len=2000)
-                values = {"worker": w.username, "household_id": h.id if h is not None else None,
-                          "grid_code": w.area_code, "kind": kind, "started_at": start, "minutes": mins, "note": note}
+                values = {
+                    "worker": w.username,
+                    "household_id": h.id if h is not None else None,
+                    "grid_code": w.area_code,
+                    "kind": kind,
+                    "started_at": start,
+                    "minutes": mins,
+                    "note": note,
+                }
                 if cur is None:
                     cur = at_start.get((w.username, start))
                 if cur is None:
@@ -266,8 +327,15 @@ class VisitsTarget(Target):
                     out.append(Plan(r.row, "create", f"{w.username} {timeutil.iso(start)}", values))
                     continue
                 self.decide(f"#{cur.id}", True)
-                stored = (cur.worker, cur.household_id, cur.grid_code, cur.kind, _second(cur.started_at), cur.minutes,
-                          cur.note)
+                stored = (
+                    cur.worker,
+                    cur.household_id,
+                    cur.grid_code,
+                    cur.kind,
+                    _second(cur.started_at),
+                    cur.minutes,
+                    cur.note,
+                )
                 if stored != tuple(values.values()):
                     raise Conflict(VISIT_FIXED, id=cur.id)
                 out.append(Plan(r.row, "ignore", str(cur.id), values, cur))
@@ -278,8 +346,11 @@ class VisitsTarget(Target):
     def write(self, session: Session, op: Operator | None, plans: list[Plan]) -> None:
         from baiyin_cli.services import visits
 
-        rows = [{**p.values, "recorded_at": self.now, "recorded_by": self.op.username}
-                for p in plans if p.action == "create"]
+        rows = [
+            {**p.values, "recorded_at": self.now, "recorded_by": self.op.username}
+            for p in plans
+            if p.action == "create"
+        ]
         if rows:
             # The visits service's own bulk insert: it keeps the day ledger (visit_day) in step.
             visits.insert_bulk(session, rows)
@@ -318,22 +389,38 @@ class VisitsTarget(Target):
         q = q.order_by(V.c.started_at, V.c.id)
         H, P = Household.__table__, Petition.__table__
         for batch in batches(stream(session, q), 1000):
-            codes = {h.id: h.code for h in fetch(session, H, "id", {v.household_id for v in batch if v.household_id})
-                     .values()}
-            numbers = {p.id: p.number for p in fetch(session, P, "id", {v.petition_id for v in batch if v.petition_id})
-                       .values()}
+            codes = {
+                h.id: h.code
+                for h in fetch(session, H, "id", {v.household_id for v in batch if v.household_id}).values()
+            }
+            numbers = {
+                p.id: p.number
+                for p in fetch(session, P, "id", {v.petition_id for v in batch if v.petition_id}).values()
+            }
             found: dict[int, list[str]] = {}
             vids = [v.id for v in batch]
             for i in range(0, len(vids), 900):
-                for vid, number in session.execute(select(P.c.visit_id, P.c.number)
-                                                   .where(P.c.visit_id.in_(vids[i : i + 900])).order_by(P.c.id)):
+                for vid, number in session.execute(
+                    select(P.c.visit_id, P.c.number)
+                    .where(P.c.visit_id.in_(vids[i : i + 900]))
+                    .order_by(P.c.id)
+                ):
                     found.setdefault(vid, []).append(number)
             for v in batch:
-                yield {"id": v.id, "worker": v.worker, "household": codes.get(v.household_id), "kind": v.kind,
-                       "started_at": v.started_at, "minutes": v.minutes,
-                       "note": v.note if reveal else scrub(v.note), "grid": v.grid_code,
-                       "petition": numbers.get(v.petition_id), "findings": found.get(v.id, []),
-                       "voided": v.voided_at is not None, "recorded_by": v.recorded_by}
+                yield {
+                    "id": v.id,
+                    "worker": v.worker,
+                    "household": codes.get(v.household_id),
+                    "kind": v.kind,
+                    "started_at": v.started_at,
+                    "minutes": v.minutes,
+                    "note": v.note if reveal else scrub(v.note),
+                    "grid": v.grid_code,
+                    "petition": numbers.get(v.petition_id),
+                    "findings": found.get(v.id, []),
+                    "voided": v.voided_at is not None,
+                    "recorded_by": v.recorded_by,
+                }
 
 
 # ---------------------------------------------------------------- petitions
@@ -346,19 +433,40 @@ class PetitionsTarget(Target):
     personal = True
     columns = (
         Column("number", "诉求编号", "Number", width=18, aliases=("petition", "工单号", "编号")),
-        Column("text", "诉求内容", "Text", required=True, personal="note", width=40, aliases=("内容", "反映内容")),
-        Column("category", "诉求类别", "Category", required=True, width=12, show=choice_label("categories"),
-               aliases=("类别",)),
-        Column("channel", "反映渠道", "Channel", required=True, width=12, show=choice_label("channels"),
-               aliases=("渠道", "来源")),
+        Column(
+            "text", "诉求内容", "Text", required=True, personal="note", width=40, aliases=("内容", "反映内容")
+        ),
+        Column(
+            "category",
+            "诉求类别",
+            "Category",
+            required=True,
+            width=12,
+            show=choice_label("categories"),
+            aliases=("类别",),
+        ),
+        Column(
+            "channel",
+            "反映渠道",
+            "Channel",
+            required=True,
+            width=12,
+            show=choice_label("channels"),
+            aliases=("渠道", "来源"),
+        ),
         Column("community", "社区", "Community", width=15, aliases=("community_code",)),
         Column("grid", "网格", "Grid", width=17, aliases=("grid_code",)),
         Column("household", "户编号", "Household code", width=22, aliases=("household_code",)),
         Column("reporter_name", "反映人", "Reporter", personal="name", width=10, aliases=("name", "姓名")),
         Column("reporter_phone", "联系电话", "Phone", personal="phone", width=14, aliases=("phone", "电话")),
         Column("address", "地址", "Address", width=30),
-        Column("anonymous", "匿名", "Anonymous", width=6,
-               show=lambda v: ("是" if v else "否") if get_lang() != "en" else ("yes" if v else "no")),
+        Column(
+            "anonymous",
+            "匿名",
+            "Anonymous",
+            width=6,
+            show=lambda v: ("是" if v else "否") if get_lang() != "en" else ("yes" if v else "no"),
+        ),
         Column("filed_at", "受理时间", "Filed", width=19, aliases=("filed", "时间")),
         Column("status", "状态", "Status", read_only=True, width=10, show=lambda c: _status_label(c)),
         Column("assignee", "承办网格员", "Assignee", read_only=True, width=12),
@@ -415,8 +523,17 @@ class PetitionsTarget(Target):
                 at_time.setdefault(_second(p.filed_at), []).append(p)
         stored = [*by_number.values(), *(p for ps in at_time.values() for p in ps)]
         households = fetch(session, H, "code", (_text(r.values.get("household")) for r in rows))
-        households.update({h.code: h for h in fetch(session, H, "id", {p.household_id for p in stored if p.household_id}
-                                                     - {h.id for h in households.values()}).values()})
+        households.update(
+            {
+                h.code: h
+                for h in fetch(
+                    session,
+                    H,
+                    "id",
+                    {p.household_id for p in stored if p.household_id} - {h.id for h in households.values()},
+                ).values()
+            }
+        )
         code_of = {h.id: h.code for h in households.values()}
         places = {_text(r.values.get(k)) for r in rows for k in ("grid", "community")}
         places |= {h.grid_code for h in households.values()}
@@ -433,12 +550,19 @@ class PetitionsTarget(Target):
                     self.decide(number, cur is not None)
                 current = None
                 if cur is not None:
-                    current = {"text": cur.text, "category": cur.category, "channel": cur.channel,
-                               "community": cur.community_code, "grid": cur.grid_code,
-                               "household": code_of.get(cur.household_id), "reporter_name": cur.reporter_name,
-                               "reporter_phone": cur.reporter_phone, "address": cur.address,
-                               "anonymous": "true" if cur.anonymous else "false",
-                               "filed_at": timeutil.iso(cur.filed_at)}
+                    current = {
+                        "text": cur.text,
+                        "category": cur.category,
+                        "channel": cur.channel,
+                        "community": cur.community_code,
+                        "grid": cur.grid_code,
+                        "household": code_of.get(cur.household_id),
+                        "reporter_name": cur.reporter_name,
+                        "reporter_phone": cur.reporter_phone,
+                        "address": cur.address,
+                        "anonymous": "true" if cur.anonymous else "false",
+                        "filed_at": timeutil.iso(cur.filed_at),
+                    }
                 merged: dict[str, Any] = dict(current or {})
                 merged.update(r.values)
                 unmask(merged, current, self.columns)
@@ -452,8 +576,13 @@ class PetitionsTarget(Target):
                     hh = households.get(hcode)
                     if hh is None:
                         raise NotFound(petitions.HOUSEHOLD_NOT_FOUND, code=hcode, field_key="household")
-                community_code, grid_code = self._place(self.op, areas, _text(merged.get("community")) or None,
-                                                        _text(merged.get("grid")) or None, hh)
+                community_code, grid_code = self._place(
+                    self.op,
+                    areas,
+                    _text(merged.get("community")) or None,
+                    _text(merged.get("grid")) or None,
+                    hh,
+                )
                 require_area(self.op, grid_code or community_code)
                 name = validate.text(merged.get("reporter_name"), "name", required=False, max_len=50)
                 anonymous = bool(parse_bool(merged.get("anonymous"), "anonymous"))
@@ -461,22 +590,42 @@ class PetitionsTarget(Target):
                     raise InvalidInput(petitions.ANONYMOUS_NAME, field_key="reporter_name")
                 phone = validate.phone(merged.get("reporter_phone"))
                 address = validate.text(merged.get("address"), "address", required=False, max_len=200) or (
-                    hh.address if hh is not None else None)
+                    hh.address if hh is not None else None
+                )
                 filed_at = _time(merged.get("filed_at"), "filed_at")
                 if filed_at is None:
                     if not number:  # without a number, the filing time is what finds it again
-                        raise InvalidInput(validate.REQUIRED, field=self.columns[11].label(), field_key="filed_at")
+                        raise InvalidInput(
+                            validate.REQUIRED, field=self.columns[11].label(), field_key="filed_at"
+                        )
                     filed_at = _second(now)
                 if filed_at > now + timedelta(minutes=5):
-                    raise InvalidInput(timeutil.FUTURE_TIME, value=timeutil.fmt(filed_at), field_key="filed_at")
-                values = {"text": text, "category": cat_code, "channel": channel, "community_code": community_code,
-                          "grid_code": grid_code, "household_id": hh.id if hh is not None else None,
-                          "reporter_name": name, "reporter_phone": phone, "address": address,
-                          "anonymous": anonymous, "filed_at": filed_at}
+                    raise InvalidInput(
+                        timeutil.FUTURE_TIME, value=timeutil.fmt(filed_at), field_key="filed_at"
+                    )
+                values = {
+                    "text": text,
+                    "category": cat_code,
+                    "channel": channel,
+                    "community_code": community_code,
+                    "grid_code": grid_code,
+                    "household_id": hh.id if hh is not None else None,
+                    "reporter_name": name,
+                    "reporter_phone": phone,
+                    "address": address,
+                    "anonymous": anonymous,
+                    "filed_at": filed_at,
+                }
                 if cur is None and not number:
                     norm = petitions._norm_text(text)
-                    cur = next((p for p in at_time.get(filed_at, []) if petitions._norm_text(p.text) == norm
-                                and p.community_code == community_code), None)
+                    cur = next(
+                        (
+                            p
+                            for p in at_time.get(filed_at, [])
+                            if petitions._norm_text(p.text) == norm and p.community_code == community_code
+                        ),
+                        None,
+                    )
                     self.decide(cur.number if cur is not None else timeutil.fmt(filed_at), cur is not None)
                 if cur is None:
                     contact_due = filed_at + timedelta(minutes=contact_minutes)
@@ -484,8 +633,13 @@ class PetitionsTarget(Target):
                     from baiyin_cli.services import workcalendar
 
                     resolve_due, estimated = workcalendar.resolve_due(filed_at, int(cat.get("days", 5)))
-                    values.update(number=number or None, contact_due=contact_due, resolve_due=resolve_due,
-                                  due_estimated=estimated, due_at=wf.next_due(wf.INITIAL, None, contact_due, resolve_due))
+                    values.update(
+                        number=number or None,
+                        contact_due=contact_due,
+                        resolve_due=resolve_due,
+                        due_estimated=estimated,
+                        due_at=wf.next_due(wf.INITIAL, None, contact_due, resolve_due),
+                    )
                     out.append(Plan(r.row, "create", number or timeutil.iso(filed_at), values))
                     continue
                 was = {k: getattr(cur, k) for k in values}
@@ -498,8 +652,9 @@ class PetitionsTarget(Target):
         return out
 
     @staticmethod
-    def _place(op: Operator, areas: Mapping[str, Any], community: str | None, grid: str | None,
-               household: Any) -> tuple[str, str | None]:
+    def _place(
+        op: Operator, areas: Mapping[str, Any], community: str | None, grid: str | None, household: Any
+    ) -> tuple[str, str | None]:
         """(community, grid) as `petition file` decides them (petitions._place), from prefetched areas."""
         from baiyin_cli.services import petitions
         from baiyin_cli.services.org import AREA_NOT_FOUND
@@ -519,15 +674,27 @@ class PetitionsTarget(Target):
             if g is None:
                 raise NotFound(AREA_NOT_FOUND, code=grid, field_key="grid")
             if g.level != "grid":
-                raise InvalidInput(petitions.BAD_PLACE_LEVEL, flag="grid", level=petitions._label("grid"), code=g.code,
-                                   actual=petitions._label(g.level), field_key="grid")
+                raise InvalidInput(
+                    petitions.BAD_PLACE_LEVEL,
+                    flag="grid",
+                    level=petitions._label("grid"),
+                    code=g.code,
+                    actual=petitions._label(g.level),
+                    field_key="grid",
+                )
         if community:
             c = areas.get(community)
             if c is None:
                 raise NotFound(AREA_NOT_FOUND, code=community, field_key="community")
             if c.level != "community":
-                raise InvalidInput(petitions.BAD_PLACE_LEVEL, flag="community", level=petitions._label("community"),
-                                   code=c.code, actual=petitions._label(c.level), field_key="community")
+                raise InvalidInput(
+                    petitions.BAD_PLACE_LEVEL,
+                    flag="community",
+                    level=petitions._label("community"),
+                    code=c.code,
+                    actual=petitions._label(c.level),
+                    field_key="community",
+                )
             if g is not None and g.parent_code != c.code:
                 raise InvalidInput(petitions.PLACE_MISMATCH, grid=g.code, community=c.code, field_key="grid")
             community_code = c.code
@@ -535,10 +702,19 @@ class PetitionsTarget(Target):
             community_code = g.parent_code  # type: ignore[union-attr]
         grid_code = g.code if g is not None else None
         if household is not None:
-            inside = household.grid_code == grid_code if grid_code else household.grid_code.startswith(community_code)
+            inside = (
+                household.grid_code == grid_code
+                if grid_code
+                else household.grid_code.startswith(community_code)
+            )
             if not inside:
-                raise InvalidInput(petitions.HOUSEHOLD_ELSEWHERE, code=household.code, grid=household.grid_code,
-                                   place=grid_code or community_code, field_key="household")
+                raise InvalidInput(
+                    petitions.HOUSEHOLD_ELSEWHERE,
+                    code=household.code,
+                    grid=household.grid_code,
+                    place=grid_code or community_code,
+                    field_key="household",
+                )
             grid_code = grid_code or household.grid_code
         return community_code, grid_code
 
@@ -580,14 +756,43 @@ class PetitionsTarget(Target):
             if not v["number"]:
                 v["number"] = issued[timeutil.local_date(v["filed_at"]).strftime("%Y%m%d")].pop(0)
             phone = v["reporter_phone"]
-            rows.append({"id": pid, **v, "status": wf.INITIAL, "phone_last4": phone[-4:] if phone else None,
-                         "filed_by": actor, "recorded_at": now, "updated_at": now, "updated_by": actor, "version": 1})
+            rows.append(
+                {
+                    "id": pid,
+                    **v,
+                    "status": wf.INITIAL,
+                    "phone_last4": phone[-4:] if phone else None,
+                    "filed_by": actor,
+                    "recorded_at": now,
+                    "updated_at": now,
+                    "updated_by": actor,
+                    "version": 1,
+                }
+            )
             if v["reporter_name"] or phone:
-                reporters.append({"petition_id": pid, "name": v["reporter_name"], "phone": phone,
-                                  "from_number": v["number"], "added_at": v["filed_at"]})
-            events.append({"petition_id": pid, "seq": 1, "event": wf.FILE_EVENT, "from_status": None,
-                           "to_status": wf.INITIAL, "actor": actor, "occurred_at": v["filed_at"], "recorded_at": now,
-                           "note": None, "data": {"channel": v["channel"], "imported": True}})
+                reporters.append(
+                    {
+                        "petition_id": pid,
+                        "name": v["reporter_name"],
+                        "phone": phone,
+                        "from_number": v["number"],
+                        "added_at": v["filed_at"],
+                    }
+                )
+            events.append(
+                {
+                    "petition_id": pid,
+                    "seq": 1,
+                    "event": wf.FILE_EVENT,
+                    "from_status": None,
+                    "to_status": wf.INITIAL,
+                    "actor": actor,
+                    "occurred_at": v["filed_at"],
+                    "recorded_at": now,
+                    "note": None,
+                    "data": {"channel": v["channel"], "imported": True},
+                }
+            )
         insert_rows(session, Petition.__table__, rows)
         insert_rows(session, PetitionReporter.__table__, reporters)
         insert_rows(session, PetitionEvent.__table__, events)
@@ -606,20 +811,46 @@ class PetitionsTarget(Target):
         if reveal:
             require_reveal(op, op.scope)
         clauses, _wanted = petitions._queue_filter(
-            session, op, statuses=filters.get("statuses"), area=filters.get("area"),
-            assignee=filters.get("assignee"), category=filters.get("category"), overdue=bool(filters.get("overdue")),
-            due_within=None, mine=bool(filters.get("mine")), text=filters.get("text"), now=timeutil.now(),
+            session,
+            op,
+            statuses=filters.get("statuses"),
+            area=filters.get("area"),
+            assignee=filters.get("assignee"),
+            category=filters.get("category"),
+            overdue=bool(filters.get("overdue")),
+            due_within=None,
+            mine=bool(filters.get("mine")),
+            text=filters.get("text"),
+            now=timeutil.now(),
         )
         P, H = Petition.__table__, Household.__table__
-        q = (select(P, H.c.code.label("h_code")).outerjoin(H, H.c.id == P.c.household_id)
-             .where(*clauses).order_by(P.c.filed_at, P.c.id))
+        q = (
+            select(P, H.c.code.label("h_code"))
+            .outerjoin(H, H.c.id == P.c.household_id)
+            .where(*clauses)
+            .order_by(P.c.filed_at, P.c.id)
+        )
         from baiyin_cli.services.privacy import scrub
 
         for p in stream(session, q):
-            yield {"number": p.number, "text": p.text if reveal else scrub(p.text), "category": p.category,
-                   "channel": p.channel, "community": p.community_code, "grid": p.grid_code, "household": p.h_code,
-                   "reporter_name": p.reporter_name if reveal else mask("name", p.reporter_name),
-                   "reporter_phone": p.reporter_phone if reveal else mask("phone", p.reporter_phone),
-                   "address": p.address, "anonymous": p.anonymous, "filed_at": p.filed_at, "status": p.status,
-                   "assignee": p.assignee, "dept": p.dept_code, "contact_due": p.contact_due,
-                   "resolve_due": p.resolve_due, "resolved_at": p.resolved_at, "rating": p.rating}
+            yield {
+                "number": p.number,
+                "text": p.text if reveal else scrub(p.text),
+                "category": p.category,
+                "channel": p.channel,
+                "community": p.community_code,
+                "grid": p.grid_code,
+                "household": p.h_code,
+                "reporter_name": p.reporter_name if reveal else mask("name", p.reporter_name),
+                "reporter_phone": p.reporter_phone if reveal else mask("phone", p.reporter_phone),
+                "address": p.address,
+                "anonymous": p.anonymous,
+                "filed_at": p.filed_at,
+                "status": p.status,
+                "assignee": p.assignee,
+                "dept": p.dept_code,
+                "contact_due": p.contact_due,
+                "resolve_due": p.resolve_due,
+                "resolved_at": p.resolved_at,
+                "rating": p.rating,
+            }

@@ -130,7 +130,9 @@ class HouseholdsTarget(Target):
     personal = True
     columns = (
         Column("code", "户编号", "Household code", width=22, aliases=("household", "household_code")),
-        Column("grid", "网格", "Grid", required=True, width=17, aliases=("grid_code", "网格代码", "网格编码")),
+        Column(
+            "grid", "网格", "Grid", required=True, width=17, aliases=("grid_code", "网格代码", "网格编码")
+        ),
         Column("address", "地址", "Address", required=True, width=30, aliases=("住址", "门牌地址")),
         Column("building", "楼栋", "Building", width=8, aliases=("楼号", "栋")),
         Column("unit", "单元", "Unit", width=8),
@@ -163,8 +165,17 @@ class HouseholdsTarget(Target):
 
     @staticmethod
     def _current(cur: Any, care: list[str]) -> dict[str, Any]:
-        return {"code": cur.code, "grid": cur.grid_code, "address": cur.address, "building": cur.building,
-                "unit": cur.unit, "room": cur.room, "type": cur.type, "note": cur.note, "care": care}
+        return {
+            "code": cur.code,
+            "grid": cur.grid_code,
+            "address": cur.address,
+            "building": cur.building,
+            "unit": cur.unit,
+            "room": cur.room,
+            "type": cur.type,
+            "note": cur.note,
+            "care": care,
+        }
 
     def _prepare(self, row: Row, cur: Any, care: list[str]) -> dict[str, Any]:
         from baiyin_cli.services.registry import prepare_household
@@ -199,14 +210,23 @@ class HouseholdsTarget(Target):
         norms = list({p["address_norm"] for _r, _c, p in staged})
         at_address: dict[tuple[str, str], Any] = {}
         for i in range(0, len(norms), 900):
-            q = select(H).where(H.c.address_norm.in_(norms[i : i + 900]), H.c.archived_at.is_(None)).order_by(H.c.id)
+            q = (
+                select(H)
+                .where(H.c.address_norm.in_(norms[i : i + 900]), H.c.archived_at.is_(None))
+                .order_by(H.c.id)
+            )
             for h in session.execute(q):
                 at_address.setdefault((h.grid_code, h.address_norm), h)
         grids = {p["grid_code"] for _r, _c, p in staged}
         areas = fetch(session, Area.__table__, "code", grids | {g[:12] for g in grids})
         # Rows without a code find their household by grid + address; prepare again over it.
-        matched = [h for r, c, p in staged if c is None and not p["code"]
-                   for h in [at_address.get((p["grid_code"], p["address_norm"]))] if h is not None]
+        matched = [
+            h
+            for r, c, p in staged
+            if c is None and not p["code"]
+            for h in [at_address.get((p["grid_code"], p["address_norm"]))]
+            if h is not None
+        ]
         own.update(_tags(session, HouseholdCare, "household_id", [h.id for h in matched]))
         for r, cur, p in staged:
             try:
@@ -215,32 +235,58 @@ class HouseholdsTarget(Target):
                     if cur is not None:
                         p = self._prepare(r, cur, own.get(cur.id, []))
                 if not p["code"]:
-                    self.decide(cur.code if cur is not None else f"{p['grid_code']} {p['address']}", cur is not None)
+                    self.decide(
+                        cur.code if cur is not None else f"{p['grid_code']} {p['address']}", cur is not None
+                    )
                 grid = areas.get(p["grid_code"])
                 if grid is None:
                     raise NotFound(org.AREA_NOT_FOUND, code=p["grid_code"], field_key="grid")
                 if grid.level != "grid":
-                    raise InvalidInput(registry.HOUSEHOLD_NOT_GRID, code=grid.code, level=org._label(grid.level),
-                                       field_key="grid")
+                    raise InvalidInput(
+                        registry.HOUSEHOLD_NOT_GRID,
+                        code=grid.code,
+                        level=org._label(grid.level),
+                        field_key="grid",
+                    )
                 require_area(op, grid.code)
                 dup = at_address.get((p["grid_code"], p["address_norm"]))
                 if cur is None:
                     if dup is not None:
                         raise self._duplicate(dup)
                     community = areas.get(p["grid_code"][:12])
-                    p["type"] = p["type"] or ("rural" if community and community.name.endswith("村") else "urban")
+                    p["type"] = p["type"] or (
+                        "rural" if community and community.name.endswith("村") else "urban"
+                    )
                     p["code"] = p["code"] or self._new_code(session, p["grid_code"])
                     out.append(Plan(r.row, "create", p["code"], p))
                     continue
                 require_area(op, cur.grid_code)
                 p["type"] = p["type"] or cur.type
-                changes = {k: p[k] for k in ("grid_code", "address", "address_norm", "building", "unit", "room",
-                                              "type", "note") if p[k] != getattr(cur, k)}
+                changes = {
+                    k: p[k]
+                    for k in (
+                        "grid_code",
+                        "address",
+                        "address_norm",
+                        "building",
+                        "unit",
+                        "room",
+                        "type",
+                        "note",
+                    )
+                    if p[k] != getattr(cur, k)
+                }
                 if p["care"] != own.get(cur.id, []):
                     changes["care"] = p["care"]
                 if changes and cur.archived_at is not None:
-                    raise Conflict(registry.HOUSEHOLD_ARCHIVED, code=cur.code, reason=cur.archive_reason or "-")
-                if ("grid_code" in changes or "address_norm" in changes) and dup is not None and dup.id != cur.id:
+                    raise Conflict(
+                        registry.HOUSEHOLD_ARCHIVED, code=cur.code, reason=cur.archive_reason or "-"
+                    )
+                if (
+                    ("grid_code" in changes or "address_norm" in changes)
+                    and dup is not None
+                    and dup.id != cur.id
+                ):
                     raise self._duplicate(dup)
                 out.append(Plan(r.row, "update" if changes else "ignore", cur.code, p, cur, changes))
             except GridError as exc:
@@ -253,8 +299,11 @@ class HouseholdsTarget(Target):
         from baiyin_cli.services.registry_keys import full_address
 
         return InvalidInput(
-            registry.HOUSEHOLD_DUPLICATE, grid=dup.grid_code, code=dup.code,
-            address=full_address(dup.address, dup.building, dup.unit, dup.room), field_key="address",
+            registry.HOUSEHOLD_DUPLICATE,
+            grid=dup.grid_code,
+            code=dup.code,
+            address=full_address(dup.address, dup.building, dup.unit, dup.room),
+            field_key="address",
         )
 
     def _new_code(self, session: Session, grid: str) -> str:
@@ -266,11 +315,13 @@ class HouseholdsTarget(Target):
             from baiyin_cli.models import Area, Household
             from baiyin_cli.services.registry_keys import prefix_clause
 
-            session.execute(select(Area.__table__.c.id).where(Area.__table__.c.code == grid).with_for_update())
+            session.execute(
+                select(Area.__table__.c.id).where(Area.__table__.c.code == grid).with_for_update()
+            )
             prefix = grid + "-"
             H = Household.__table__
             codes = session.execute(select(H.c.code).where(prefix_clause(H.c.code, prefix))).scalars()
-            numbers = [int(c[len(prefix):]) for c in codes if c[len(prefix):].isdigit()]
+            numbers = [int(c[len(prefix) :]) for c in codes if c[len(prefix) :].isdigit()]
             self.next_no[grid] = max(numbers, default=0)
         while True:
             self.next_no[grid] += 1
@@ -288,25 +339,54 @@ class HouseholdsTarget(Target):
         rows, care, keys = [], [], []
         for plan, hid in zip(creates, allocate_ids(session, H, len(creates))):
             v = plan.values
-            rows.append({"id": hid, "code": v["code"], "grid_code": v["grid_code"], "address": v["address"],
-                         "address_norm": v["address_norm"], "building": v["building"], "unit": v["unit"],
-                         "room": v["room"], "type": v["type"], "note": v["note"], "created_at": now,
-                         "updated_at": now, "version": 1})
+            rows.append(
+                {
+                    "id": hid,
+                    "code": v["code"],
+                    "grid_code": v["grid_code"],
+                    "address": v["address"],
+                    "address_norm": v["address_norm"],
+                    "building": v["building"],
+                    "unit": v["unit"],
+                    "room": v["room"],
+                    "type": v["type"],
+                    "note": v["note"],
+                    "created_at": now,
+                    "updated_at": now,
+                    "version": 1,
+                }
+            )
             care.extend({"household_id": hid, "tag": t} for t in v["care"])
             keys.extend({"household_id": hid, "key": k} for k in address_keys(v["address_norm"]))
         insert_rows(session, H, rows)
         insert_rows(session, HouseholdCare.__table__, care)
         insert_rows(session, HouseholdAddressKey.__table__, keys)
         updates = [p for p in plans if p.action == "update"]
-        update_rows(session, H, "id", [
-            {"id": p.current.id, **{k: v for k, v in p.changes.items() if k != "care"}, "updated_at": now,
-             "version": p.current.version + 1}
+        update_rows(
+            session,
+            H,
+            "id",
+            [
+                {
+                    "id": p.current.id,
+                    **{k: v for k, v in p.changes.items() if k != "care"},
+                    "updated_at": now,
+                    "version": p.current.version + 1,
+                }
+                for p in updates
+            ],
+        )
+        _replace_tags(
+            session,
+            HouseholdCare,
+            "household_id",
+            {p.current.id: p.changes["care"] for p in updates if "care" in p.changes},
+        )
+        moved_address = {
+            p.current.id: p.values["address_norm"]
             for p in updates
-        ])
-        _replace_tags(session, HouseholdCare, "household_id",
-                      {p.current.id: p.changes["care"] for p in updates if "care" in p.changes})
-        moved_address = {p.current.id: p.values["address_norm"] for p in updates
-                         if {"address", "building", "unit", "room"} & set(p.changes)}
+            if {"address", "building", "unit", "room"} & set(p.changes)
+        }
         if moved_address:
             from sqlalchemy import delete
 
@@ -314,11 +394,29 @@ class HouseholdsTarget(Target):
             ids = list(moved_address)
             for i in range(0, len(ids), 900):
                 session.execute(delete(t).where(t.c.household_id.in_(ids[i : i + 900])))
-            insert_rows(session, t, [{"household_id": hid, "key": k} for hid, norm in moved_address.items()
-                                     for k in address_keys(norm)])
-        events = [{"household_id": p.current.id, "kind": "move", "from_grid": p.current.grid_code,
-                   "to_grid": p.changes["grid_code"], "note": None, "actor": self.actor, "occurred_at": now,
-                   "recorded_at": now} for p in updates if "grid_code" in p.changes]
+            insert_rows(
+                session,
+                t,
+                [
+                    {"household_id": hid, "key": k}
+                    for hid, norm in moved_address.items()
+                    for k in address_keys(norm)
+                ],
+            )
+        events = [
+            {
+                "household_id": p.current.id,
+                "kind": "move",
+                "from_grid": p.current.grid_code,
+                "to_grid": p.changes["grid_code"],
+                "note": None,
+                "actor": self.actor,
+                "occurred_at": now,
+                "recorded_at": now,
+            }
+            for p in updates
+            if "grid_code" in p.changes
+        ]
         insert_rows(session, HouseholdEvent.__table__, events)
 
     # -- export
@@ -353,8 +451,11 @@ class HouseholdsTarget(Target):
         if filters.get("care"):
             tag = registry.care_tag_of(filters["care"])
             hc, r, rc = HouseholdCare.__table__, Resident.__table__, ResidentCare.__table__
-            members = select(r.c.household_id).join(rc, rc.c.resident_id == r.c.id).where(
-                rc.c.tag == tag, r.c.archived_at.is_(None))
+            members = (
+                select(r.c.household_id)
+                .join(rc, rc.c.resident_id == r.c.id)
+                .where(rc.c.tag == tag, r.c.archived_at.is_(None))
+            )
             q = q.where(H.c.id.in_(select(hc.c.household_id).where(hc.c.tag == tag)) | H.c.id.in_(members))
         if filters.get("address"):
             from baiyin_cli.services.registry_search import household_ids_at_address
@@ -364,17 +465,36 @@ class HouseholdsTarget(Target):
         for batch in batches(stream(session, q), 1000):
             own = _tags(session, HouseholdCare, "household_id", [h.id for h in batch])
             for h in batch:
-                yield {"code": h.code, "grid": h.grid_code, "address": h.address, "building": h.building,
-                       "unit": h.unit, "room": h.room, "type": h.type, "care": own.get(h.id, []),
-                       "note": h.note if reveal else scrub(h.note), "created_at": h.created_at}
+                yield {
+                    "code": h.code,
+                    "grid": h.grid_code,
+                    "address": h.address,
+                    "building": h.building,
+                    "unit": h.unit,
+                    "room": h.room,
+                    "type": h.type,
+                    "care": own.get(h.id, []),
+                    "note": h.note if reveal else scrub(h.note),
+                    "created_at": h.created_at,
+                }
 
 
 # ---------------------------------------------------------------- residents
 
 
 def _resident_current(r: Any, care: list[str]) -> dict[str, Any]:
-    return {"id": str(r.id), "name": r.name, "id_number": r.id_number, "sex": r.sex, "birth_date": r.birth_date,
-            "phone": r.phone, "relation": r.relation, "ethnicity": r.ethnicity, "care": care, "note": r.note}
+    return {
+        "id": str(r.id),
+        "name": r.name,
+        "id_number": r.id_number,
+        "sex": r.sex,
+        "birth_date": r.birth_date,
+        "phone": r.phone,
+        "relation": r.relation,
+        "ethnicity": r.ethnicity,
+        "care": care,
+        "note": r.note,
+    }
 
 
 class ResidentsTarget(Target):
@@ -386,13 +506,28 @@ class ResidentsTarget(Target):
         Column("id", "居民编号", "Resident no.", width=10, aliases=("resident_id", "resident", "#")),
         Column("household", "户编号", "Household code", required=True, width=22, aliases=("household_code",)),
         Column("name", "姓名", "Name", required=True, personal="name", width=10),
-        Column("id_number", "公民身份号码", "ID number", personal="id", width=20,
-               aliases=("身份证号", "身份证号码", "身份证", "idnumber", "id_card")),
+        Column(
+            "id_number",
+            "公民身份号码",
+            "ID number",
+            personal="id",
+            width=20,
+            aliases=("身份证号", "身份证号码", "身份证", "idnumber", "id_card"),
+        ),
         Column("sex", "性别", "Sex", width=6, show=_show("sex_label")),
-        Column("birth_date", "出生日期", "Birth date", personal="date", width=12, aliases=("birthday", "生日")),
+        Column(
+            "birth_date", "出生日期", "Birth date", personal="date", width=12, aliases=("birthday", "生日")
+        ),
         Column("phone", "联系电话", "Phone", personal="phone", width=14, aliases=("电话", "手机", "手机号")),
-        Column("relation", "与户主关系", "Relation to head", required=True, width=10, show=_show("relation_label"),
-               aliases=("关系", "家庭关系")),
+        Column(
+            "relation",
+            "与户主关系",
+            "Relation to head",
+            required=True,
+            width=10,
+            show=_show("relation_label"),
+            aliases=("关系", "家庭关系"),
+        ),
         Column("ethnicity", "民族", "Ethnicity", width=8, show=_show("ethnicity_label")),
         Column("care", "关爱标签", "Care tags", width=18, show=_care_show, aliases=("care_tags", "重点关爱")),
         Column("note", "备注", "Note", personal="note", width=30),
@@ -447,7 +582,9 @@ class ResidentsTarget(Target):
         rids = [int(x) for r in rows for x in [_text(r.values.get("id")).lstrip("#")] if x.isdigit()]
         by_id = fetch(session, R, "id", rids)
         idns = [_text(r.values.get("id_number")).upper() for r in rows]
-        by_idn = fetch(session, R, "id_number", [i for i in idns if i and "*" not in i], where=R.c.archived_at.is_(None))
+        by_idn = fetch(
+            session, R, "id_number", [i for i in idns if i and "*" not in i], where=R.c.archived_at.is_(None)
+        )
         households = fetch(session, H, "code", (_text(r.values.get("household")) for r in rows))
         known_ids = {h.id for h in households.values()}
         extra = {x.household_id for x in [*by_id.values(), *by_idn.values()]} - known_ids
@@ -458,7 +595,11 @@ class ResidentsTarget(Target):
         members: dict[int, list[Any]] = {}
         hids = list(hh_by_id)
         for i in range(0, len(hids), 900):
-            q = select(R).where(R.c.household_id.in_(hids[i : i + 900]), R.c.archived_at.is_(None)).order_by(R.c.id)
+            q = (
+                select(R)
+                .where(R.c.household_id.in_(hids[i : i + 900]), R.c.archived_at.is_(None))
+                .order_by(R.c.id)
+            )
             for m in session.execute(q):
                 members.setdefault(m.household_id, []).append(m)
         # 2. Each row: find its record, merge, validate with the registry's rules.
@@ -480,8 +621,14 @@ class ResidentsTarget(Target):
                 h = households.get(_text(r.values.get("household")))
                 name = _text(r.values.get("name"))
                 if cur is None and h is not None and name:
-                    cur = next((m for m in members.get(h.id, []) if m.name == name
-                                and (not idn or "*" in idn or m.id_number is None)), None)
+                    cur = next(
+                        (
+                            m
+                            for m in members.get(h.id, [])
+                            if m.name == name and (not idn or "*" in idn or m.id_number is None)
+                        ),
+                        None,
+                    )
             found.append((r, cur))
             if cur is not None:
                 cur_ids.append(cur.id)
@@ -507,7 +654,9 @@ class ResidentsTarget(Target):
                 out.append(problem(r.row, exc))
         # 3. Owners of the ID numbers as normalised, and the same name and birth date already in
         #    the grid (the registry's duplicate rule): one query each.
-        more = [p["id_number"] for _r, _c, _cu, p in staged if p["id_number"] and p["id_number"] not in by_idn]
+        more = [
+            p["id_number"] for _r, _c, _cu, p in staged if p["id_number"] and p["id_number"] not in by_idn
+        ]
         by_idn.update(fetch(session, R, "id_number", more, where=R.c.archived_at.is_(None)))
         missing = {x.household_id for x in by_idn.values()} - set(hh_by_id)
         if missing:
@@ -517,10 +666,12 @@ class ResidentsTarget(Target):
         twins: dict[tuple[str, Any, str], tuple[Any, str]] = {}
         for i in range(0, len(names), 900):
             # By name (ix_resident_name), the birth dates sorted out here.
-            q = (select(R.c.id, R.c.name, R.c.birth_date, H.c.grid_code, H.c.code)
-                 .join(H, H.c.id == R.c.household_id)
-                 .where(R.c.name.in_(names[i : i + 900]), R.c.archived_at.is_(None))
-                 .order_by(R.c.id))
+            q = (
+                select(R.c.id, R.c.name, R.c.birth_date, H.c.grid_code, H.c.code)
+                .join(H, H.c.id == R.c.household_id)
+                .where(R.c.name.in_(names[i : i + 900]), R.c.archived_at.is_(None))
+                .order_by(R.c.id)
+            )
             for t in session.execute(q):
                 if (t.name, t.birth_date) in pairs:
                     twins.setdefault((t.name, t.birth_date, t.grid_code), (t.id, t.code))
@@ -532,52 +683,87 @@ class ResidentsTarget(Target):
             try:
                 h = households.get(p["household"] or "")
                 if h is None:
-                    raise NotFound(registry.HOUSEHOLD_NOT_FOUND, code=p["household"] or "-", field_key="household")
+                    raise NotFound(
+                        registry.HOUSEHOLD_NOT_FOUND, code=p["household"] or "-", field_key="household"
+                    )
                 key = str(cur.id) if cur is not None else (mask_id(p["id_number"]) or f"{h.code} {p['name']}")
                 self.decide(f"#{key}" if cur is not None else key, cur is not None)
                 if cur is not None and cur.household_id != h.id:
                     old = hh_by_id.get(cur.household_id)
                     by_number = bool(cur.id_number) and not _text(r.values.get("id"))
                     if old is None or not in_scope(op, old.grid_code):
-                        raise InvalidInput(registry.RESIDENT_ID_TAKEN_ELSEWHERE, id=mask_id(cur.id_number) or "-",
-                                           field_key="id_number" if by_number else "id")
-                    who = (f"{self.columns[3].label()} {mask_id(cur.id_number)}" if by_number
-                           else f"#{cur.id}")
-                    raise Conflict(RESIDENT_OTHER_HOUSEHOLD, who=who, rid=cur.id, name=cur.name, current=old.code,
-                                   household=h.code, field_key="id_number" if by_number else "household")
+                        raise InvalidInput(
+                            registry.RESIDENT_ID_TAKEN_ELSEWHERE,
+                            id=mask_id(cur.id_number) or "-",
+                            field_key="id_number" if by_number else "id",
+                        )
+                    who = f"{self.columns[3].label()} {mask_id(cur.id_number)}" if by_number else f"#{cur.id}"
+                    raise Conflict(
+                        RESIDENT_OTHER_HOUSEHOLD,
+                        who=who,
+                        rid=cur.id,
+                        name=cur.name,
+                        current=old.code,
+                        household=h.code,
+                        field_key="id_number" if by_number else "household",
+                    )
                 require_area(op, h.grid_code)
                 owner = by_idn.get(p["id_number"]) if p["id_number"] else None
                 if owner is not None and (cur is None or owner.id != cur.id):
                     oh = hh_by_id.get(owner.household_id)
                     shown = mask_id(p["id_number"])
                     if oh is None or not in_scope(op, oh.grid_code):
-                        raise InvalidInput(registry.RESIDENT_ID_TAKEN_ELSEWHERE, id=shown, field_key="id_number")
-                    raise InvalidInput(registry.RESIDENT_ID_TAKEN, id=shown, name=owner.name, rid=owner.id,
-                                       household=oh.code, field_key="id_number")
+                        raise InvalidInput(
+                            registry.RESIDENT_ID_TAKEN_ELSEWHERE, id=shown, field_key="id_number"
+                        )
+                    raise InvalidInput(
+                        registry.RESIDENT_ID_TAKEN,
+                        id=shown,
+                        name=owner.name,
+                        rid=owner.id,
+                        household=oh.code,
+                        field_key="id_number",
+                    )
                 identity = (p["id_number"], p["name"], p["birth_date"])
                 if cur is None or identity != (cur.id_number, cur.name, cur.birth_date):
                     twin = twins.get((p["name"], p["birth_date"], h.grid_code))
                     if twin is not None and (cur is None or twin[0] != cur.id):
-                        raise InvalidInput(registry.RESIDENT_DUPLICATE, grid=h.grid_code, name=p["name"],
-                                           rid=twin[0], household=twin[1], field_key="name")
+                        raise InvalidInput(
+                            registry.RESIDENT_DUPLICATE,
+                            grid=h.grid_code,
+                            name=p["name"],
+                            rid=twin[0],
+                            household=twin[1],
+                            field_key="name",
+                        )
                 is_head = p["relation"] == HEAD_RELATION
                 head = next((m for m in members.get(h.id, []) if m.relation == HEAD_RELATION), None)
                 if cur is None:
                     if is_head and (head is not None or h.id in new_heads):
                         name, rid = (head.name, head.id) if head is not None else (p["name"], "-")
-                        raise InvalidInput(registry.RESIDENT_HEAD_EXISTS, household=h.code, name=name, rid=rid,
-                                           field_key="relation")
+                        raise InvalidInput(
+                            registry.RESIDENT_HEAD_EXISTS,
+                            household=h.code,
+                            name=name,
+                            rid=rid,
+                            field_key="relation",
+                        )
                     if not is_head and head is None and h.id not in new_heads:
                         # The head is in the file: earlier in this chunk (then it is in new_heads
                         # unless rejected), or in an earlier chunk (accepted unless rejected).
                         first = self.seen("head", h.code)
                         if first is None:
-                            raise InvalidInput(registry.RESIDENT_NO_HEAD, household=h.code, field_key="relation")
+                            raise InvalidInput(
+                                registry.RESIDENT_NO_HEAD, household=h.code, field_key="relation"
+                            )
                         if first >= first_row or first in self.bad_heads:
-                            raise InvalidInput(RESIDENT_HEAD_REJECTED, household=h.code, row=first,
-                                               field_key="relation")
+                            raise InvalidInput(
+                                RESIDENT_HEAD_REJECTED, household=h.code, row=first, field_key="relation"
+                            )
                     if h.archived_at is not None:
-                        raise Conflict(registry.HOUSEHOLD_ARCHIVED, code=h.code, reason=h.archive_reason or "-")
+                        raise Conflict(
+                            registry.HOUSEHOLD_ARCHIVED, code=h.code, reason=h.archive_reason or "-"
+                        )
                     if is_head:
                         new_heads.add(h.id)
                     p["household_id"] = h.id
@@ -607,19 +793,40 @@ class ResidentsTarget(Target):
         rows, care = [], []
         for plan, rid in zip(creates, allocate_ids(session, R, len(creates))):
             v = plan.values
-            rows.append({"id": rid, "household_id": v["household_id"], **{k: v[k] for k in RESIDENT_COLUMNS},
-                         "created_at": now, "updated_at": now, "version": 1})
+            rows.append(
+                {
+                    "id": rid,
+                    "household_id": v["household_id"],
+                    **{k: v[k] for k in RESIDENT_COLUMNS},
+                    "created_at": now,
+                    "updated_at": now,
+                    "version": 1,
+                }
+            )
             care.extend({"resident_id": rid, "tag": t} for t in v["care"])
         insert_rows(session, R, rows)
         insert_rows(session, ResidentCare.__table__, care)
         updates = [p for p in plans if p.action == "update"]
-        update_rows(session, R, "id", [
-            {"id": p.current.id, **{k: v for k, v in p.changes.items() if k != "care"}, "updated_at": now,
-             "version": p.current.version + 1}
-            for p in updates
-        ])
-        _replace_tags(session, ResidentCare, "resident_id",
-                      {p.current.id: p.changes["care"] for p in updates if "care" in p.changes})
+        update_rows(
+            session,
+            R,
+            "id",
+            [
+                {
+                    "id": p.current.id,
+                    **{k: v for k, v in p.changes.items() if k != "care"},
+                    "updated_at": now,
+                    "version": p.current.version + 1,
+                }
+                for p in updates
+            ],
+        )
+        _replace_tags(
+            session,
+            ResidentCare,
+            "resident_id",
+            {p.current.id: p.changes["care"] for p in updates if "care" in p.changes},
+        )
 
     # -- export
 
@@ -642,8 +849,15 @@ class ResidentsTarget(Target):
         if sum(1 for x in (household, grid, community) if x) > 1:
             raise UsageError(registry.HOUSEHOLD_GRID_AND_COMMUNITY)
         R, H = Resident.__table__, Household.__table__
-        q = select(R, H.c.code.label("h_code"), H.c.grid_code, H.c.address.label("h_address"),
-                   H.c.building, H.c.unit, H.c.room).join(H, H.c.id == R.c.household_id)
+        q = select(
+            R,
+            H.c.code.label("h_code"),
+            H.c.grid_code,
+            H.c.address.label("h_address"),
+            H.c.building,
+            H.c.unit,
+            H.c.room,
+        ).join(H, H.c.id == R.c.household_id)
         if household:
             h = registry.get_household(session, household)
             require_area(op, h.grid_code, write=False)
@@ -664,8 +878,10 @@ class ResidentsTarget(Target):
         if filters.get("care"):
             tag = registry.care_tag_of(filters["care"])
             rc, hc = ResidentCare.__table__, HouseholdCare.__table__
-            q = q.where(R.c.id.in_(select(rc.c.resident_id).where(rc.c.tag == tag))
-                        | R.c.household_id.in_(select(hc.c.household_id).where(hc.c.tag == tag)))
+            q = q.where(
+                R.c.id.in_(select(rc.c.resident_id).where(rc.c.tag == tag))
+                | R.c.household_id.in_(select(hc.c.household_id).where(hc.c.tag == tag))
+            )
         q = q.order_by(H.c.code, R.c.relation, R.c.id)
         mine: dict[str, bool] = {}
         for batch in batches(stream(session, q), 1000):
@@ -677,15 +893,19 @@ class ResidentsTarget(Target):
                     mine[r.grid_code] = may_reveal(op, r.grid_code)
                 hide_name = not reveal and bool(tags or htags.get(r.household_id)) and not mine[r.grid_code]
                 yield {
-                    "id": r.id, "household": r.h_code,
+                    "id": r.id,
+                    "household": r.h_code,
                     "name": mask("name", r.name) if hide_name else r.name,
                     "id_number": r.id_number if reveal else mask("id", r.id_number),
                     "sex": r.sex,
                     "birth_date": r.birth_date if reveal else mask("date", r.birth_date),
                     "phone": r.phone if reveal else mask("phone", r.phone),
-                    "relation": r.relation, "ethnicity": r.ethnicity, "care": tags,
+                    "relation": r.relation,
+                    "ethnicity": r.ethnicity,
+                    "care": tags,
                     "note": r.note if reveal else scrub(r.note),
-                    "grid": r.grid_code, "address": full_address(r.h_address, r.building, r.unit, r.room),
-                    "age": registry.age_on(r.birth_date), "created_at": r.created_at,
+                    "grid": r.grid_code,
+                    "address": full_address(r.h_address, r.building, r.unit, r.room),
+                    "age": registry.age_on(r.birth_date),
+                    "created_at": r.created_at,
                 }
-

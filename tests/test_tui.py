@@ -704,3 +704,53 @@ def test_keyset_pages_counts_and_change_marker(grid, queue_city):
         sec2 = load_operator(s, "sec2")
         assert petitions.count_petitions(s, sec2, text=p["manhole"]) == 0
         assert petitions.queue_counts(s, sec2)["open"] == 2
+
+
+def test_grid_triage_in_a_real_terminal_quits_with_q(grid, queue_city, db_url):
+    """The installed command, in a pseudo-terminal: it draws the queue, `q` quits with exit 0."""
+    import fcntl
+    import os
+    import pty
+    import select
+    import struct
+    import subprocess
+    import sys
+    import termios
+    import time
+
+    from tests.conftest import session_token_for
+
+    token = session_token_for(["--as", "sec1"], {"GRID_DATABASE_URL": db_url})
+    assert token
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    env = {**os.environ, "GRID_TOKEN": token, "TERM": "xterm-256color", "GRID_NOW": NOW}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "baiyin_cli", "--as", "sec1", "triage"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        close_fds=True,
+    )
+    os.close(slave)
+    seen = b""
+    deadline = time.monotonic() + 120
+    try:
+        while queue_city["light"].encode() not in seen and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.2)[0]:
+                seen += os.read(master, 65536)
+        assert queue_city["light"].encode() in seen  # the most urgent petition is drawn
+        os.write(master, b"q")
+        while proc.poll() is None and time.monotonic() < deadline:  # keep reading: a full pty blocks the app
+            if select.select([master], [], [], 0.2)[0]:
+                try:
+                    seen += os.read(master, 65536)
+                except OSError:
+                    break
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    assert b"Traceback" not in seen

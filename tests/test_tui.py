@@ -754,3 +754,25 @@ def test_grid_triage_in_a_real_terminal_quits_with_q(grid, queue_city, db_url):
             proc.kill()
         os.close(master)
     assert b"Traceback" not in seen
+
+
+def test_q_in_a_form_does_not_quit(grid, queue_city):
+    p = queue_city
+
+    async def scenario() -> None:
+        async with triage("sec1") as (app, pilot):
+            await search(pilot, p["manhole"])
+            await pilot.press("a")
+            await settle(pilot)
+            await pilot.press("q")  # the worker list has the focus: q is not "quit" here
+            await settle(pilot)
+            assert app.is_running and type(app.screen).__name__ == "ActionForm"
+            await pilot.press("escape")
+            await settle(pilot)
+            assert app.screen.id == "queue-screen"
+            await pilot.press("q")
+            await pilot.pause()
+            assert app.return_code == 0
+
+    run(scenario())
+    assert show(grid, queue_city["manhole"])["status"] == "submitted"

@@ -110,6 +110,14 @@ class TriageApp(App[int]):
     def action_quit_app(self) -> None:
         self.exit(0)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # `q` in a form or picker must not throw the form away with the app: Esc closes those.
+        if action == "quit_app":
+            from textual.screen import ModalScreen
+
+            return not isinstance(self.screen, ModalScreen)
+        return True
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The command palette offers every action possible now: the screen's keys, then the app's."""
         scope = {"queue-screen": "queue", "detail-screen": "detail"}.get(screen.id or "")

@@ -161,8 +161,16 @@ def step_visits(ctx: DemoContext) -> None:
 
 
 # Later capabilities append their steps: (name, function(DemoContext)).
+def step_petitions(ctx: DemoContext) -> None:
+    """A month of petitions worked through the workflow (services/demo_petitions.py); after the
+    households (linked as reporters) and the visits (whose findings are worked too)."""
+    from baiyin_cli.services.demo_petitions import step_petitions as month_of_petitions
+
+    month_of_petitions(ctx)
+
+
 STEPS: list[tuple[str, Callable[[DemoContext], None]]] = [
-    ("org", step_org), ("registry", step_registry), ("visits", step_visits),
+    ("org", step_org), ("registry", step_registry), ("visits", step_visits), ("petitions", step_petitions),
 ]
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from baiyin_cli import timeutil
@@ -405,9 +406,8 @@ def apply(
     is what the history keeps. `expected_version` is the version
     the operator looked at: if the petition has moved on since, nothing is written (exit 5).
     """
-    from sqlalchemy import func, select, update
+    from sqlalchemy.orm.attributes import set_committed_value
 
-    from baiyin_cli.models import Petition, PetitionEvent
     from baiyin_cli.services import audit
 
     data = dict(data or {})
@@ -417,10 +417,7 @@ def apply(
         raise _changed_by(session, p.id, p.number)  # type: ignore[arg-type]
     t = check(op, p, event, data, at)
     op = require_write(op)
-    last = session.execute(
-        select(func.max(PetitionEvent.occurred_at)).where(PetitionEvent.petition_id == p.id)
-    ).scalar()
-    floor = max(x for x in (last, p.filed_at) if x is not None)
+    floor = last_step_at(session, p) if t.offered else p.filed_at
     if at < floor:
         raise InvalidInput(BEFORE_LAST, at=timeutil.fmt(at), last=timeutil.fmt(floor))
 
@@ -438,40 +435,54 @@ def apply(
         "updated_by": op.username,
         "version": p.version + 1,
     }
-    result = session.execute(
-        update(Petition)
-        .where(Petition.id == p.id, Petition.version == p.version)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
+    # Core statements on the tables: the version check is in the WHERE, and the history entry
+    # number is the new version (entry N of a petition is its version N; the unique index on
+    # (petition_id, seq) backs it).
+    version = p.version + 1
+    result = session.execute(_update_statement(frozenset(values)), {**values, "_id": p.id, "_version": p.version})
     if result.rowcount != 1:
         raise _changed_by(session, p.id, p.number)  # type: ignore[arg-type]
-    seq = session.execute(
-        select(func.coalesce(func.max(PetitionEvent.seq), 0)).where(PetitionEvent.petition_id == p.id)
-    ).scalar_one()
-    session.add(
-        PetitionEvent(
-            petition_id=p.id,  # type: ignore[arg-type]
-            seq=seq + 1,
-            event=event,
-            from_status=p.status,
-            to_status=target,
-            actor=op.username,
-            occurred_at=at,
-            recorded_at=now,
-            note=note,
-            data=_jsonable(data) or None,
-        )
+    session.execute(
+        _insert_event_statement(),
+        {"petition_id": p.id, "seq": version, "event": event, "from_status": p.status, "to_status": target,
+         "actor": op.username, "occurred_at": at, "recorded_at": now, "note": note,
+         "data": _jsonable(data) or None},
     )
     audit.record(
         session, op, f"petition.{event}", "petition", p.number,
-        before=before, after={"status": target, "version": p.version + 1},
+        before=before, after={"status": target, "version": version},
         detail=_scrubbed(data) or None,
         occurred_at=at,
     )
-    session.flush()
-    session.expire(p)
+    # The object now says what the row says, without reading it back.
+    for key, value in values.items():
+        set_committed_value(p, key, value)
     return t
+
+
+@lru_cache(maxsize=64)
+def _update_statement(columns: frozenset[str]):  # type: ignore[no-untyped-def]
+    """UPDATE petition SET <columns> WHERE id = :_id AND version = :_version, built once per column set
+    (a statement object keeps its cache key, so SQLAlchemy compiles it once)."""
+    from sqlalchemy import bindparam, update
+
+    from baiyin_cli.models import Petition
+
+    t = Petition.__table__  # type: ignore[attr-defined]
+    return (
+        update(t)
+        .where(t.c.id == bindparam("_id"), t.c.version == bindparam("_version"))
+        .values({c: bindparam(c, type_=t.c[c].type) for c in sorted(columns)})
+    )
+
+
+@lru_cache(maxsize=1)
+def _insert_event_statement():  # type: ignore[no-untyped-def]
+    from sqlalchemy import insert
+
+    from baiyin_cli.models import PetitionEvent
+
+    return insert(PetitionEvent.__table__)  # type: ignore[attr-defined]
 
 
 def _scrubbed(d: Mapping[str, Any]) -> dict[str, Any]:
@@ -479,6 +490,31 @@ def _scrubbed(d: Mapping[str, Any]) -> dict[str, Any]:
     from baiyin_cli.services.privacy import scrub
 
     return {k: scrub(v) if isinstance(v, str) else v for k, v in _jsonable(d).items()}
+
+
+NOTE_EVENTS = frozenset(t.event for t in TRANSITIONS if not t.offered)
+
+
+def last_step_at(session: Session, p: Petition) -> datetime:
+    """When the petition's latest workflow step happened (its filing at the earliest).
+
+    A step cannot be dated before the one it follows; entries other services add (a mediation
+    visit, a duplicate merged in) carry their own dates and do not hold the workflow back.
+    """
+    last = session.execute(_last_step_statement(), {"_id": p.id}).scalar()
+    return max(x for x in (last, p.filed_at) if x is not None)
+
+
+@lru_cache(maxsize=1)
+def _last_step_statement():  # type: ignore[no-untyped-def]
+    from sqlalchemy import bindparam, func, select
+
+    from baiyin_cli.models import PetitionEvent
+
+    return select(func.max(PetitionEvent.occurred_at)).where(
+        PetitionEvent.petition_id == bindparam("_id"),
+        PetitionEvent.event.not_in(sorted(NOTE_EVENTS)),  # type: ignore[attr-defined]
+    )
 
 
 def first_event(session: Session, op: Operator | None, p: Petition, *, at: datetime, note: str | None = None,

@@ -387,6 +387,13 @@ def _household_code(session: Session, household_id: int | None) -> str | None:
 
 
 def _find_household(session: Session, code: str) -> Any:
+    """The household (services/registry.py's lookup when it is there, else the table itself)."""
+    try:
+        from baiyin_cli.services.registry import get_household
+    except ImportError:
+        get_household = None
+    if get_household is not None:
+        return get_household(session, code)
     from sqlmodel import select
 
     from baiyin_cli.models import Household
@@ -977,7 +984,7 @@ def _effects(session: Session, op: Operator, p: Petition):  # type: ignore[no-un
         for r in mine:
             session.add(PetitionReporter(petition_id=other.id, name=r.name, phone=r.phone,  # type: ignore[arg-type]
                                          from_number=r.from_number or p.number, added_at=at))
-        wf.apply(session, op, other, "absorb", data={"from": p.number, "reporters": len(mine)}, at=max(at, _last_at(session, other)))
+        wf.apply(session, op, other, "absorb", data={"from": p.number, "reporters": len(mine)}, at=max(at, other.filed_at))
         return {"merged_into": other.number}
 
     def reopen(t: wf.Transition, at: datetime, data: dict[str, Any]) -> dict[str, Any]:
@@ -1000,15 +1007,6 @@ def _effects(session: Session, op: Operator, p: Petition):  # type: ignore[no-un
     }
 
 
-def _last_at(session: Session, p: Petition) -> datetime:
-    from sqlalchemy import func, select
-
-    from baiyin_cli.models import PetitionEvent
-
-    last = session.execute(select(func.max(PetitionEvent.occurred_at)).where(PetitionEvent.petition_id == p.id)).scalar()
-    return max(x for x in (last, p.filed_at) if x is not None)
-
-
 def _detach(session: Session, op: Operator, p: Petition, at: datetime) -> None:
     """Undo a merge: take this petition's reporters off the survivor again."""
     from sqlalchemy import delete
@@ -1029,7 +1027,7 @@ def _detach(session: Session, op: Operator, p: Petition, at: datetime) -> None:
                 PetitionReporter.phone.is_(None) if r.phone is None else PetitionReporter.phone == r.phone,  # type: ignore[union-attr]
             )
         )
-    wf.apply(session, op, other, "detach", data={"from": p.number}, at=max(at, _last_at(session, other)))
+    wf.apply(session, op, other, "detach", data={"from": p.number}, at=max(at, other.filed_at))
 
 
 EVENT_ALIASES = {"send-back": "send_back"}
@@ -1059,7 +1057,6 @@ def apply(
         raise InvalidInput(wf.UNKNOWN_EVENT, event=event)
     wf.apply(session, op, p, event, data={k: v for k, v in data.items() if v is not None}, at=at, note=note_v,
              expected_version=expected_version, effect=effects[event])
-    session.refresh(p)
     d = petition_public(p, household=_household_code(session, p.household_id))
     d["clock"] = clock(p)
     d["allowed_events"] = wf.allowed(op, p)

@@ -205,7 +205,10 @@ def session(write: bool = False, url: str | None = None, check: bool = True) -> 
                 yield s
                 s.commit()
             except BaseException:
-                s.rollback()
+                try:
+                    s.rollback()
+                except OperationalError:
+                    pass  # the connection is gone (server restarted): the server dropped the transaction
                 raise
     except OperationalError as exc:
         raise translate_operational_error(exc, eng) from None

@@ -185,3 +185,23 @@ def test_a_deadlock_victim_is_told_it_clashed_not_that_the_database_is_gone(grid
     assert isinstance(victim, Conflict) and victim.key == "db.write_conflict", repr(victim)
     shown = grid("--as", "sec1", "petition", "show", merged, "--json").json()
     assert shown["status"] == ("duplicate" if "x" in errors else "submitted")
+
+
+def test_a_failed_rollback_does_not_hide_what_went_wrong(db_url, monkeypatch):
+    """Regression (PostgreSQL restarted under `grid import --atomic object`): the rollback on the
+    dead connection raised too, and its 'cannot connect' replaced the import's own message saying
+    which batches were committed and to run the command again."""
+    from sqlalchemy.exc import OperationalError
+    from sqlmodel import Session
+
+    from baiyin_cli import store
+    from baiyin_cli.errors import InvalidInput
+    from baiyin_cli.io.pipeline import IMPORT_CUT
+
+    def lost(self):  # type: ignore[no-untyped-def]
+        raise OperationalError("ROLLBACK", None, Exception("the connection is lost"))
+
+    monkeypatch.setattr(Session, "rollback", lost)
+    with pytest.raises(InvalidInput) as caught, store.session(write=True):
+        raise InvalidInput(IMPORT_CUT, batch=3, done=2, row=2001, error="the connection is lost")
+    assert caught.value.key == "import.cut"

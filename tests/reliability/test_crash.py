@@ -158,6 +158,22 @@ def _pg_restart() -> None:
     raise AssertionError("PostgreSQL did not come back")
 
 
+def _in_transaction(url: str) -> bool:
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    from tests.conftest import _pg_admin_engine
+
+    eng = _pg_admin_engine()
+    try:
+        with eng.connect() as c:
+            return bool(c.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = :db AND xact_start IS NOT NULL "
+                "AND now() - xact_start > interval '3 seconds'"), {"db": make_url(url).database}).scalar())
+    finally:
+        eng.dispose()
+
+
 @pytest.mark.parametrize("atomic", ["object", "all"])
 def test_postgres_restarted_during_an_import(db_url, backend, tmp_path, atomic):
     """The shared server is restarted once per mode, no more: the import fails with one clear
@@ -184,7 +200,8 @@ def test_postgres_restarted_during_an_import(db_url, backend, tmp_path, atomic):
             time.sleep(0.2)  # restart once some batches are committed
         store.dispose_all()
     else:
-        time.sleep(3)
+        while not _in_transaction(db_url) and time.monotonic() < deadline and p.poll() is None:
+            time.sleep(0.2)  # restart once the import's transaction has been writing for a while
     assert p.poll() is None, "the import finished before the restart: use more rows"
     _pg_restart()
     out, err = p.communicate(timeout=900)

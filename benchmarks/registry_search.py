@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/registry_search.py [--residents 1500000] [--url URL] [--db PATH] [--runs 5]
 
-Builds the demo city, adds grids up to ~2,400 (Baiyin's count) and synthetic households and
+Builds (or, run again, resumes filling) the demo city, adds grids up to ~2,400 (Baiyin's count) and synthetic households and
 residents up to --residents (bulk Core inserts; names, pinyin, initials, ID/phone last 4 and
 address keys as the registry writes them), then times `registry_search.search_residents`
 (the service behind `grid resident search`) for each kind of query, as the admin (whole city),
@@ -29,59 +29,58 @@ QUERIES = ["zs", "zhangsan", "zhangw", "张三", "王", "5678", "人民路12号"
 
 
 def build(url: str, residents: int, seed: int) -> dict[str, str]:
-    from sqlalchemy import func, insert, select
+    """Create (or resume filling) the benchmark database; each batch commits on its own."""
+    from sqlalchemy import func, insert, select, text
+    from stdnum.cn import ric
 
     from baiyin_cli import store, timeutil
+    from baiyin_cli.migrations import current_revision
     from baiyin_cli.models import Area, Household, HouseholdAddressKey, Resident, Worker
     from baiyin_cli.services import demo, system
     from baiyin_cli.services.demo_registry import ESTATES, ROADS
     from baiyin_cli.services.registry_keys import address_keys, full_address, normalise_address
 
-    system.init(url)
     eng = store.engine(url)
-    rng = random.Random(seed)
     now = timeutil.now()
-    with eng.begin() as conn:
-        from sqlmodel import Session
+    if current_revision(eng) is None:
+        system.init(url)
+        with eng.begin() as conn:
+            from sqlmodel import Session
 
-        with Session(bind=conn) as s:
-            ctx = demo.DemoContext(session=s, rng=random.Random(seed), now=now)
-            for _name, fn in [st for st in demo.STEPS if st[0] in ("org", "registry")]:
-                fn(ctx)
-            s.flush()
-        communities = [c["code"] for c in ctx.communities]
-        grids = [g["code"] for g in ctx.grids]
-        extra = []
-        per = max(1, (2400 - len(grids)) // len(communities))
-        for c in communities:
-            for i in range(10, 10 + per):
-                code = f"{c}{i:03d}"
-                extra.append(dict(code=code, name=f"网格{i}", level="grid", parent_code=c, created_at=now))
-                grids.append(code)
-        conn.execute(insert(Area.__table__), extra)
+            with Session(bind=conn) as s:
+                ctx = demo.DemoContext(session=s, rng=random.Random(seed), now=now)
+                for _name, fn in [st for st in demo.STEPS if st[0] in ("org", "registry")]:
+                    fn(ctx)
+                s.flush()
+            communities = [c["code"] for c in ctx.communities]
+            extra = []
+            per = max(1, (2400 - len(ctx.grids)) // len(communities))
+            for c in communities:
+                for i in range(10, 10 + per):
+                    extra.append(dict(code=f"{c}{i:03d}", name=f"网格{i}", level="grid", parent_code=c, created_at=now))
+            conn.execute(insert(Area.__table__), extra)
+    with eng.connect() as conn:
+        grids = [r[0] for r in conn.execute(select(Area.code).where(Area.level == "grid").order_by(Area.code))]
         have = conn.execute(select(func.count()).select_from(Resident.__table__)).scalar()
-        hid = conn.execute(select(func.max(Household.__table__.c.id))).scalar() + 1
-        rid = conn.execute(select(func.max(Resident.__table__.c.id))).scalar() + 1
-        surnames = demo.SURNAMES
-        given = demo.GIVEN_M + demo.GIVEN_F
-        from pypinyin import Style, lazy_pinyin
+    rng = random.Random(seed * 1_000_003 + have)
+    surnames = demo.SURNAMES
+    given = demo.GIVEN_M + demo.GIVEN_F
+    from pypinyin import Style, lazy_pinyin
 
-        py = {c: (lazy_pinyin(c, style=Style.NORMAL) or [c])[0] for c in set(surnames + given)}
-        print(f"adding {residents - have:,} residents to {len(grids):,} grids ...", file=sys.stderr)
-        t0 = time.perf_counter()
-        counter = 0
-        while have < residents:
+    py = {c: (lazy_pinyin(c, style=Style.NORMAL) or [c])[0] for c in set(surnames + given)}
+    print(f"adding {max(residents - have, 0):,} residents to {len(grids):,} grids ...", file=sys.stderr)
+    t0 = time.perf_counter()
+    while have < residents:
+        with eng.begin() as conn:
+            hid = conn.execute(select(func.max(Household.__table__.c.id))).scalar() + 1
+            rid = conn.execute(select(func.max(Resident.__table__.c.id))).scalar() + 1
             hh, rr, kk = [], [], []
-            for _ in range(20000):
-                if have >= residents:
-                    break
+            while len(rr) < 50_000 and have < residents:
                 g = rng.choice(grids)
-                road = rng.choice(ROADS[g[:6]])
-                addr = f"{road}{rng.randint(1, 300)}号{rng.choice(ESTATES)}"
+                addr = f"{rng.choice(ROADS[g[:6]])}{rng.randint(1, 300)}号{rng.choice(ESTATES)}"
                 b, u, room = str(rng.randint(1, 20)), str(rng.randint(1, 4)), f"{rng.randint(1, 18)}0{rng.randint(1, 4)}"
                 norm = normalise_address(full_address(addr, b, u, room))
-                counter += 1
-                hh.append(dict(id=hid, code=f"{g}-B{counter:07d}", grid_code=g, address=addr, address_norm=norm,
+                hh.append(dict(id=hid, code=f"{g}-B{hid:08d}", grid_code=g, address=addr, address_norm=norm,
                                building=b, unit=u, room=room, type="urban", note=None, archived_at=None,
                                archive_reason=None, created_at=now, updated_at=now, version=1))
                 kk += [dict(household_id=hid, key=k) for k in address_keys(norm)]
@@ -92,8 +91,6 @@ def build(url: str, residents: int, seed: int) -> dict[str, str]:
                     syl = [py[c] for c in name]
                     birth = date(1940, 1, 1) + timedelta(days=rng.randrange(0, 30000))
                     idn = f"{g[:6]}{birth:%Y%m%d}{rng.randrange(1000):03d}"
-                    from stdnum.cn import ric
-
                     idn += ric.calc_check_digit(idn + "?")
                     phone = f"1{rng.choice('3578')}{rng.randrange(10**9):09d}" if rng.random() < 0.8 else None
                     rr.append(dict(id=rid, household_id=hid, name=name, name_pinyin="".join(syl),
@@ -108,17 +105,13 @@ def build(url: str, residents: int, seed: int) -> dict[str, str]:
             conn.execute(insert(Household.__table__), hh)
             conn.execute(insert(Resident.__table__), rr)
             conn.execute(insert(HouseholdAddressKey.__table__), kk)
-            print(f"  {have:,} residents ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
-        sec = conn.execute(select(Worker.username).where(Worker.role == "secretary").limit(1)).scalar()
-        wg = conn.execute(select(Worker.username).where(Worker.role == "grid_worker").limit(1)).scalar()
-        if conn.dialect.name == "postgresql":
-            from sqlalchemy import text
-
-            for t in ("household", "resident"):
-                conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{t}', 'id'), (SELECT MAX(id) FROM {t}))"))
+            if conn.dialect.name == "postgresql":
+                for t in ("household", "resident"):
+                    conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{t}', 'id'), (SELECT MAX(id) FROM {t}))"))
+        print(f"  {have:,} residents ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
     with eng.connect() as conn:
-        from sqlalchemy import text
-
+        sec = conn.execute(select(Worker.username).where(Worker.role == "secretary").order_by(Worker.username).limit(1)).scalar()
+        wg = conn.execute(select(Worker.username).where(Worker.role == "grid_worker").order_by(Worker.username).limit(1)).scalar()
         conn.execute(text("ANALYZE"))
         conn.commit()
     return {"admin": "admin", "secretary": sec, "grid_worker": wg}

@@ -27,6 +27,9 @@ SEARCH_TOO_SHORT = M(
     "Query too short: {value} (at least 2 characters, or the last 4 digits of a phone or ID number)",
 )
 
+# Up to this many households in scope, lookups are restricted by household id (see search_residents).
+NARROW_SCOPE = 3000
+
 # Ways of matching, in the order results are listed.
 MATCHES = ("id_number", "phone", "name", "name_prefix", "pinyin", "initials", "id_last4", "phone_last4", "address")
 
@@ -115,6 +118,7 @@ def search_residents(
     the order of MATCHES, each with `matched`: the ways it matched (id_number, phone, name,
     pinyin, initials, id_last4, phone_last4, address).
     """
+    from sqlalchemy import false
     from sqlmodel import col, select
 
     from baiyin_cli.models import Household, Resident
@@ -124,6 +128,14 @@ def search_residents(
     prefix = read_scope(op, area)
     if reveal:
         require_reveal(op, prefix)
+    scope = scope_clause(Household.grid_code, prefix)
+    if prefix:
+        # A grid or a community holds a few hundred to a few thousand households: name the
+        # households, so that every lookup is driven by the resident-household index instead of
+        # walking a common prefix (王, zh) across the whole city and dropping what is outside.
+        ids = list(session.exec(select(Household.id).where(scope).limit(NARROW_SCOPE + 1)))
+        if len(ids) <= NARROW_SCOPE:
+            scope = col(Resident.household_id).in_(ids) if ids else false()
     found: dict[int, tuple[Any, Any]] = {}
     matched: dict[int, list[str]] = {}
     order_for = {
@@ -133,7 +145,7 @@ def search_residents(
         q = (
             select(Resident, Household)
             .join(Household, Household.id == Resident.household_id)  # type: ignore[arg-type]
-            .where(clause, col(Resident.archived_at).is_(None), scope_clause(Household.grid_code, prefix))
+            .where(clause, col(Resident.archived_at).is_(None), scope)
         )
         order = order_for.get(kind)
         q = q.order_by(*([order] if order is not None else []), Resident.id).limit(limit)

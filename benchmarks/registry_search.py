@@ -112,9 +112,24 @@ def build(url: str, residents: int, seed: int) -> dict[str, str]:
     with eng.connect() as conn:
         sec = conn.execute(select(Worker.username).where(Worker.role == "secretary").order_by(Worker.username).limit(1)).scalar()
         wg = conn.execute(select(Worker.username).where(Worker.role == "grid_worker").order_by(Worker.username).limit(1)).scalar()
-        conn.execute(text("ANALYZE"))
-        conn.commit()
     return {"admin": "admin", "secretary": sec, "grid_worker": wg}
+
+
+def statistics(url: str, analyze: bool) -> None:
+    """PostgreSQL's autovacuum keeps planner statistics; a SQLite file has none unless someone
+    runs ANALYZE, which grid does not: measure that case unless --analyze."""
+    from sqlalchemy import text
+
+    from baiyin_cli import store
+
+    with store.engine(url).connect() as conn:
+        if analyze or conn.dialect.name == "postgresql":
+            conn.execute(text("ANALYZE"))
+        else:
+            conn.execute(text("DROP TABLE IF EXISTS sqlite_stat1"))
+            conn.execute(text("DROP TABLE IF EXISTS sqlite_stat4"))
+        conn.commit()
+    store.dispose_all()
 
 
 def main() -> None:
@@ -124,12 +139,14 @@ def main() -> None:
     ap.add_argument("--db", type=Path, help="SQLite file (default: a temporary one)")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--analyze", action="store_true", help="SQLite: measure with ANALYZE statistics")
     args = ap.parse_args()
     os.environ.setdefault("GRID_DATA_DIR", tempfile.mkdtemp())
     os.environ.setdefault("GRID_CONFIG", os.path.join(os.environ["GRID_DATA_DIR"], "config.toml"))
     url = args.url or f"sqlite:///{(args.db or Path(tempfile.mkdtemp()) / 'bench.db').resolve()}"
     t0 = time.perf_counter()
     users = build(url, args.residents, args.seed)
+    statistics(url, args.analyze)
     print(f"built in {time.perf_counter() - t0:.0f} s: {url}", file=sys.stderr)
 
     from sqlalchemy import func, select
@@ -141,7 +158,8 @@ def main() -> None:
 
     with store.session(url=url) as s:
         total = s.execute(select(func.count()).select_from(Resident)).scalar()
-    print(f"\n{total:,} residents; best of {args.runs} runs, milliseconds (rows found)\n")
+    stats = "with ANALYZE statistics" if args.analyze or not url.startswith("sqlite") else "no planner statistics"
+    print(f"\n{total:,} residents, {stats}; best of {args.runs} runs, milliseconds (rows found)\n")
     print(f"{'query':<14}" + "".join(f"{who:>22}" for who in users))
     for q in QUERIES:
         cells = []
@@ -166,6 +184,7 @@ def main() -> None:
         print("\nplan (initials, whole city):")
         for row in con.execute("EXPLAIN QUERY PLAN " + sql):
             print("  ", row[-1])
+        con.close()
 
 
 if __name__ == "__main__":

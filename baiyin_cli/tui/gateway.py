@@ -108,15 +108,22 @@ class Row:
 
 
 @dataclass(frozen=True)
-class Snapshot:
-    """One consistent read of the queue: counts, total and the pages under the viewport."""
+class Window:
+    """The pages under the viewport, read in one transaction: what the first paint needs."""
 
-    total: int
-    counts: dict[str, int]
     pages: dict[int, list[Row]]
+    more: bool  # the last page read was full: there are rows after it
     marker: Any
     follow_index: int | None
     operator: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Tally:
+    """How many rows the query has, and the header counts (these scan the scope: read second)."""
+
+    total: int
+    counts: dict[str, int]
 
 
 @dataclass
@@ -238,7 +245,7 @@ class Gateway:
             data=d,
         )
 
-    def snapshot(
+    def window(
         self,
         filters: Filters,
         *,
@@ -246,30 +253,33 @@ class Gateway:
         pages: int,
         page_size: int,
         follow: str | None = None,
-        refresh_names: bool = False,
-    ) -> Snapshot:
-        """Counts, the total and `pages` pages from `first_page` on, in one transaction."""
+    ) -> Window:
+        """`pages` pages from `first_page` on (by offset once, then by keyset), in one transaction.
+
+        No count here: the rows come first, so the screen paints at once whatever the size of
+        the queue; `tally` brings the total and the header counts right after.
+        """
         from baiyin_cli.services import petitions
 
         args = filters.service_args()
         with self.session() as (s, op):
-            if not self.names.areas or refresh_names:
+            if not self.names.areas:
                 self._load_names(s)
-            counts = petitions.queue_counts(s, op, area=filters.area)
-            total = petitions.count_petitions(s, op, **args)
             marker = petitions.change_marker(s)
             loaded: dict[int, list[Row]] = {}
             after: str | None = None
-            first_page = min(first_page, max(total - 1, 0) // page_size)
+            more = False
             for k in range(first_page, first_page + pages):
-                if k * page_size >= total:
-                    break
                 if after is None:
                     rows = petitions.list_petitions(s, op, limit=page_size, offset=k * page_size, **args)
                 else:
                     rows = petitions.list_petitions(s, op, limit=page_size, after=after, **args)
-                loaded[k] = [self._row(d) for d in rows]
                 if not rows:
+                    more = False
+                    break
+                loaded[k] = [self._row(d) for d in rows]
+                more = len(rows) == page_size
+                if not more:
                     break
                 after = rows[-1]["number"]
             follow_index = None
@@ -278,7 +288,19 @@ class Gateway:
                     for i, r in enumerate(rows_k):
                         if r.number == follow:
                             follow_index = k * page_size + i
-            return Snapshot(total, counts, loaded, marker, follow_index, self.operator_info(op))
+            return Window(loaded, more, marker, follow_index, self.operator_info(op))
+
+    def tally(self, filters: Filters) -> Tally:
+        """The total of the filtered queue and the header counts of the scope, in one transaction."""
+        from baiyin_cli.services import petitions
+
+        with self.session() as (s, op):
+            counts = petitions.queue_counts(s, op, area=filters.area)
+            # Unfiltered, the queue is exactly what the header calls open: no second count.
+            total = counts["open"]
+            if filters.active:
+                total = petitions.count_petitions(s, op, **filters.service_args())
+            return Tally(total, counts)
 
     def page(self, filters: Filters, *, after: str | None, offset: int | None, limit: int) -> list[Row]:
         from baiyin_cli.services import petitions

@@ -79,17 +79,15 @@ class QueueScreen(Screen):
 
     # ------------------------------------------------------------ data in
 
-    @on(PetitionQueue.Loaded)
-    def _loaded(self, event: PetitionQueue.Loaded) -> None:
-        snap = event.snapshot
-        self.app.saw(snap.marker)  # type: ignore[attr-defined]
-        self.query_one(SummaryBar).show(
-            operator=snap.operator,
-            counts=snap.counts,
-            total=snap.total,
-            filters=self.filters,
-            names=self.gateway.names.areas,
-        )
+    @on(PetitionQueue.Windowed)
+    def _windowed(self, event: PetitionQueue.Windowed) -> None:
+        self.app.saw(event.window.marker)  # type: ignore[attr-defined]
+        self.query_one(SummaryBar).show(operator=event.window.operator, filters=self.filters,
+                                        names=self.gateway.names.areas)
+
+    @on(PetitionQueue.Counted)
+    def _counted(self, event: PetitionQueue.Counted) -> None:
+        self.query_one(SummaryBar).show(counts=event.tally.counts, total=event.tally.total)
         self.query_one(WorkersPanel).load()
 
     @on(PetitionQueue.Highlighted)
@@ -118,7 +116,9 @@ class QueueScreen(Screen):
 
     def apply_filters(self, filters: Filters) -> None:
         self.filters = filters
-        self.query_one(SummaryBar).show(filters=filters, names=self.gateway.names.areas)
+        summary = self.query_one(SummaryBar)
+        summary.total = None  # until the new query is counted
+        summary.show(filters=filters, names=self.gateway.names.areas)
         self.query_one(WorkersPanel).load(area=filters.grid or filters.area or "")
         self.queue.set_filters(filters)
 

@@ -4,12 +4,14 @@ Only what is on screen exists as text. The widget knows the total count and keep
 cache of *pages* (PAGE_SIZE rows in urgency order); `render_line` draws a row from the cache
 or a placeholder, and the pages around the viewport are fetched by thread workers:
 
-* page k follows page k-1 by a keyset cursor (`after=` the last row's (due, id) position),
-  so scrolling reads an index range, never an OFFSET scan; a jump (End, a far PageDown)
-  asks by offset once and goes on by cursor from there;
-* a *snapshot* (total, header counts and the pages under the viewport, read in one
-  transaction) replaces the cache atomically on every refresh, so the rows never flicker
-  and the cursor stays on the petition it was on;
+* page k follows page k-1 by a keyset cursor (`after=` the petition that ends page k-1),
+  so scrolling reads an index range; a jump (End, a far PageDown) asks by offset once (the
+  service skips index entries, not rows) and goes on by cursor from there;
+* a load is two reads: the *window* (the pages under the viewport, one transaction) paints
+  at once, whatever the size of the queue; the *tally* (the total, which sizes the scrollbar,
+  and the header counts, which scan the scope) follows. Until it does, the list is as long
+  as what was read. Each replaces the cache atomically, so rows never flicker and the cursor
+  stays on the petition it was on;
 * every result carries the generation it was asked for; anything older than the current
   query is dropped (filters typed quickly never show stale rows).
 
@@ -36,7 +38,7 @@ from textual.worker import Worker, WorkerState
 from baiyin_cli import timeutil
 from baiyin_cli.i18n import L
 from baiyin_cli.tui import fmt
-from baiyin_cli.tui.gateway import Filters, Gateway, Row, Snapshot
+from baiyin_cli.tui.gateway import Filters, Gateway, Row, Tally, Window
 
 PAGE_SIZE = 50
 MAX_PAGES = 80  # rows kept in memory: at most 4,000
@@ -122,12 +124,19 @@ class PetitionQueue(ScrollView, can_focus=True, inherit_bindings=False):
             super().__init__()
             self.row = row
 
-    class Loaded(Message):
-        """A snapshot arrived: the total and the header counts."""
+    class Windowed(Message):
+        """The rows under the viewport arrived (with who is working and the change marker)."""
 
-        def __init__(self, snapshot: Snapshot) -> None:
+        def __init__(self, window: Window) -> None:
             super().__init__()
-            self.snapshot = snapshot
+            self.window = window
+
+    class Counted(Message):
+        """The total and the header counts arrived."""
+
+        def __init__(self, tally: Tally) -> None:
+            super().__init__()
+            self.tally = tally
 
     class Failed(Message):
         """A load failed with a user error (the text is already localised)."""
@@ -141,7 +150,8 @@ class PetitionQueue(ScrollView, can_focus=True, inherit_bindings=False):
         self.gateway = gateway
         self.filters = filters
         self.now: datetime = timeutil.now()
-        self.total: int | None = None
+        self.total: int | None = None  # rows known so far (None: nothing read yet for this query)
+        self.counted = False  # the total is the tally's, not just what was read
         self._gen = 0
         self._pages: dict[int, list[Row]] = {}
         self._inflight: set[int] = set()
@@ -176,6 +186,7 @@ class PetitionQueue(ScrollView, can_focus=True, inherit_bindings=False):
         self._inflight.clear()
         self._follow = None
         self.total = None
+        self.counted = False
         self.cursor = 0
         self.scroll_to(y=0, animate=False, immediate=True)
         self._set_virtual_height(0)
@@ -202,14 +213,17 @@ class PetitionQueue(ScrollView, can_focus=True, inherit_bindings=False):
         filters = self.filters
         follow = self._follow
 
-        def job() -> tuple[int, Snapshot]:
-            return gen, self.gateway.snapshot(
-                filters, first_page=first, pages=count, page_size=PAGE_SIZE, follow=follow
-            )
+        def window() -> tuple[int, Window]:
+            return gen, self.gateway.window(filters, first_page=first, pages=count, page_size=PAGE_SIZE,
+                                            follow=follow)
 
-        self.run_worker(
-            job, name="snapshot", group="queue-snapshot", thread=True, exclusive=True, exit_on_error=False
-        )
+        def tally() -> tuple[int, Tally]:
+            return gen, self.gateway.tally(filters)
+
+        self.run_worker(window, name="window", group="queue-window", thread=True, exclusive=True,
+                        exit_on_error=False)
+        self.run_worker(tally, name="tally", group="queue-tally", thread=True, exclusive=True,
+                        exit_on_error=False)
 
     def _want_pages(self) -> None:
         if self.total is None or self.total == 0:
@@ -254,7 +268,7 @@ class PetitionQueue(ScrollView, can_focus=True, inherit_bindings=False):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
-        if worker.group not in ("queue-snapshot", "queue-pages"):
+        if worker.group not in ("queue-window", "queue-tally", "queue-pages"):
             return
         event.stop()
         if event.state == WorkerState.ERROR:
@@ -264,33 +278,67 @@ class PetitionQueue(ScrollView, can_focus=True, inherit_bindings=False):
             return
         if event.state != WorkerState.SUCCESS or worker.result is None:
             return
-        if worker.group == "queue-snapshot":
-            gen, snap = worker.result
+        if worker.group == "queue-window":
+            gen, window = worker.result
             if gen == self._gen:
-                self._apply_snapshot(snap)
+                self._apply_window(window)
+        elif worker.group == "queue-tally":
+            gen, tally = worker.result
+            if gen == self._gen:
+                self._apply_tally(tally)
         else:
             gen, page, rows = worker.result
             self._inflight.discard(page)
             if gen == self._gen:
                 self._pages[page] = rows
+                if not self.counted:
+                    self._grow(page, rows)
                 self._evict()
                 self.refresh()
                 self._announce()
                 self._want_pages()
 
-    def _apply_snapshot(self, snap: Snapshot) -> None:
-        self.total = snap.total
-        self._pages = dict(snap.pages)
+    def _grow(self, page: int, rows: list[Row]) -> None:
+        """Before the tally: the list is as long as what was read (and one more page if it was full)."""
+        seen = page * PAGE_SIZE + len(rows)
+        if len(rows) == PAGE_SIZE:
+            seen += 1  # a row to move to: reaching it reads the next page
+        if self.total is None or seen > self.total:
+            self.total = seen
+            self._set_virtual_height(seen)
+
+    def _apply_window(self, window: Window) -> None:
+        self._pages = dict(window.pages)
         self._inflight.clear()
-        self._set_virtual_height(snap.total)
-        if self._follow is not None and snap.follow_index is not None:
-            self.cursor = snap.follow_index
+        if not self.counted:
+            self.total = None
+            if not window.pages:
+                self.total = 0
+            for page in sorted(window.pages):
+                self._grow(page, window.pages[page])
+            if not window.more and window.pages:
+                last = max(window.pages)
+                self.total = last * PAGE_SIZE + len(window.pages[last])
+                self._set_virtual_height(self.total)
+        if self._follow is not None and window.follow_index is not None:
+            self.cursor = window.follow_index
         self._follow = None
-        self.cursor = min(self.cursor, max(snap.total - 1, 0))
+        self.cursor = min(self.cursor, max((self.total or 1) - 1, 0))
         self._scroll_cursor_into_view()
         self.refresh()
-        self.post_message(self.Loaded(snap))
+        self.post_message(self.Windowed(window))
         self._announce(force=True)
+        self._want_pages()
+
+    def _apply_tally(self, tally: Tally) -> None:
+        self.total = tally.total
+        self.counted = True
+        self._set_virtual_height(tally.total)
+        self.cursor = min(self.cursor, max(tally.total - 1, 0))
+        self._scroll_cursor_into_view()
+        self.refresh()
+        self.post_message(self.Counted(tally))
+        self._announce()
         self._want_pages()
 
     def _set_virtual_height(self, rows: int) -> None:

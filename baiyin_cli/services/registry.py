@@ -595,7 +595,11 @@ def next_household_code(session: Session, grid_code: str) -> str:
     prefix = grid_code + "-"
     codes = session.exec(select(Household.code).where(prefix_clause(Household.code, prefix))).all()
     numbers = [int(c[len(prefix):]) for c in codes if c[len(prefix):].isdigit()]
-    return f"{prefix}{(max(numbers) if numbers else 0) + 1:04d}"
+    n = (max(numbers) if numbers else 0) + 1
+    # Equality lookups are exact under any collation; the range above is exact under "C"/BINARY.
+    while session.exec(select(Household.id).where(Household.code == f"{prefix}{n:04d}")).first() is not None:
+        n += 1
+    return f"{prefix}{n:04d}"
 
 
 def find_id_number_owner(session: Session, id_number: str, *, exclude_id: int | None = None) -> Resident | None:
@@ -1434,7 +1438,7 @@ def get_resident(session: Session, ref: str | int) -> Resident:
         number = raw.upper()
         r = session.exec(
             select(Resident)
-            .where(Resident.id_number == number)
+            .where(Resident.id_last4 == number[-4:], Resident.id_number == number)  # id_last4: an index
             .order_by(col(Resident.archived_at).is_not(None), col(Resident.id).desc())
         ).first()
         if r is None:

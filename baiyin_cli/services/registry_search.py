@@ -72,7 +72,8 @@ def _plan(query: str) -> list[tuple[str, Any]]:
         raise InvalidInput(SEARCH_TOO_SHORT, value=raw)
     upper = compact.upper()
     if re.fullmatch(r"\d{17}[\dX]", upper):
-        plan.append(("id_number", Resident.id_number == upper))
+        # id_last4 keeps the lookup on an index whatever the planner makes of the partial unique one.
+        plan.append(("id_number", (Resident.id_last4 == upper[-4:]) & (Resident.id_number == upper)))
     if re.fullmatch(r"\d{3}[\dX]", upper):
         plan.append(("id_last4", Resident.id_last4 == upper))
         if upper.isdigit():

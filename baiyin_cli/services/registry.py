@@ -1132,7 +1132,7 @@ def last_visit(session: Session, household_id: int) -> dict[str, Any] | None:
 
 
 def history(session: Session, household_id: int) -> list[dict[str, Any]]:
-    from sqlmodel import col, select
+    from sqlmodel import select
 
     from baiyin_cli.models import HouseholdEvent
 

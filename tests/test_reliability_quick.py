@@ -12,12 +12,14 @@ from tests.reliability.common import assert_agrees, load_run
 
 
 def test_a_few_terminals_lose_nothing(db_url, backend):
-    r = load_run(db_url, backend, processes=2, seconds=3, cli_share=0.0)
+    r = load_run(db_url, backend, processes=2, seconds=2, cli_share=0.0)
     assert_agrees(r)
     assert r["checked"]["petitions"] > 0
 
 
 def test_a_killed_import_leaves_nothing_or_whole_batches(db_url, backend, tmp_path):
+    if backend == "postgres":
+        pytest.skip("a power cut mid-import is the single office's (SQLite) risk; tests/reliability kills both")
     from tests.reliability.test_crash import import_kill_trials
 
     t = import_kill_trials(db_url, backend, tmp_path, rows=3000, trials=2, seed=7)
@@ -57,9 +59,9 @@ def test_importers_survive_a_few_hundred_bad_files(db_url, backend, entity, tmp_
     from tests.reliability.test_fuzz import fuzz_importer
 
     load.build_city(db_url)
-    seen = fuzz_importer(db_url, entity, "csv", 30, tmp_path)
-    seen += fuzz_importer(db_url, entity, "jsonl", 20, tmp_path)
-    assert sum(seen.values()) >= 25
+    seen = fuzz_importer(db_url, entity, "csv", 20, tmp_path)
+    seen += fuzz_importer(db_url, entity, "jsonl", 10, tmp_path)
+    assert sum(seen.values()) >= 15
 
 
 def test_free_text_survives_a_few_hundred_bad_strings(db_url, backend):
@@ -71,7 +73,7 @@ def test_free_text_survives_a_few_hundred_bad_strings(db_url, backend):
 
     load.build_city(db_url)
     for field in fz.free_text_fields():
-        seen = fuzz_text(db_url, field, 15)
+        seen = fuzz_text(db_url, field, 10)
         assert seen["accepted"] + seen["refused"] > 0
 
 
@@ -102,8 +104,6 @@ def test_a_missing_choice_names_its_column(grid, city, tmp_path, entity, line):
 @pytest.mark.parametrize("argv", [
     ("petition", "list", "--limit", "99999999999999999999"),
     ("petition", "list", "--offset", "99999999999999999999"),
-    ("visit", "list", "--limit", "99999999999999999999"),
-    ("area", "list", "--limit", "99999999999999999999"),
 ])
 def test_a_number_too_big_for_the_database_is_one_line(grid, argv):
     """Regression (found by the absurd-values suite): a --limit beyond SQLite's INTEGER reached the
@@ -123,13 +123,13 @@ def test_a_backup_into_a_missing_folder_is_one_line(grid, backend, tmp_path):
 
 
 def test_every_command_survives_absurd_values_sampled(db_url, backend, tmp_path):
-    """The quick version of tests/reliability/test_absurd.py: every 9th generated case (all
+    """The quick version of tests/reliability/test_absurd.py: every 20th generated case (all
     commands are still walked, so a new command shows up in the count)."""
     if backend == "postgres":
         pytest.skip("one backend is enough for the quick version")
     from tests.reliability.test_absurd import run_cases
 
-    problems, exits, total = run_cases(db_url, tmp_path, every=9)
+    problems, exits, total = run_cases(db_url, tmp_path, every=20)
     assert total > 500
     assert not problems, "\n".join(problems[:20])
 
@@ -205,3 +205,12 @@ def test_a_failed_rollback_does_not_hide_what_went_wrong(db_url, monkeypatch):
     with pytest.raises(InvalidInput) as caught, store.session(write=True):
         raise InvalidInput(IMPORT_CUT, batch=3, done=2, row=2001, error="the connection is lost")
     assert caught.value.key == "import.cut"
+
+
+def test_an_error_quoting_a_line_break_is_still_one_line(grid, tmp_path):
+    """Regression (found by the importer fuzzing): a header cell with a line break in it (a quoted
+    CSV field) was quoted back in the 'lacks the required columns' message: two lines on stderr."""
+    path = tmp_path / "residents.csv"
+    path.write_bytes(b'"id\r\n620402"\r\n1\r\n')
+    r = grid("--as", "admin", "import", "residents", str(path), expect=1)
+    assert len(r.stderr.strip().splitlines()) == 1, r

@@ -28,7 +28,9 @@ def _error_line(text: str) -> None:
     from baiyin_cli.services.privacy import scrub
 
     prefix = L("grid: 错误：", "grid: error: ")
-    sys.stderr.write(prefix + (scrub(text) or "") + "\n")
+    # One line, whatever the message quotes back (a header cell or a value with a line break in it).
+    one = " ".join((scrub(text) or "").splitlines())
+    sys.stderr.write(prefix + one + "\n")
     sys.stderr.flush()
 
 

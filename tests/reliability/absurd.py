@@ -74,7 +74,7 @@ def absurd_values(p: Any) -> list[tuple[str, str]]:
     if a is Path:
         return [("text", "/nonexistent/目录/\u202efile.csv")]
     # (No NUL byte: a real command line cannot carry one.)
-    return [("enum", "no-such-value-😀"), ("text", LONG), ("text", "a\x01b\x1b[31m\u202e\u0301")]
+    return [("enum", "no-such-value-😀"), ("text", LONG), ("text", "a\x01b\x1b[31m\u202e\u0301\nsecond line")]
 
 
 def plausible(path: tuple[str, ...], p: Any, ctx: dict[str, str]) -> str:

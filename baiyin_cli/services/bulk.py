@@ -265,12 +265,24 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     from sqlalchemy import insert
 
     conn = session.connection()
-    if conn.dialect.name == "postgresql" and len(rows) >= COPY_MIN_ROWS:
+    if conn.dialect.name == "postgresql" and len(rows) >= COPY_MIN_ROWS and not _row_security(session, table):
         copy_rows(conn, table, rows)
     elif conn.dialect.name == "sqlite":
         executemany_rows(conn, table, rows)
     else:
         conn.execute(insert(table), rows)
+
+
+def _row_security(session: Session, table: Table) -> bool:
+    """Does row-level security apply to this login on `table`? PostgreSQL refuses COPY FROM then
+    (a community's own login, `grid db roles`), so such rows go in as INSERTs, checked by the policy."""
+    from sqlalchemy import text
+
+    cache = session.info.setdefault("grid_row_security", {})  # one command, one login
+    if table.name not in cache:
+        found = session.connection().execute(text("SELECT row_security_active(:t)"), {"t": table.name}).scalar()
+        cache[table.name] = bool(found)
+    return cache[table.name]
 
 
 def executemany_rows(conn: Any, table: Table, rows: list[dict[str, Any]]) -> None:

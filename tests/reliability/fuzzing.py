@@ -64,10 +64,16 @@ def cell() -> st.SearchStrategy[Any]:
 def header_for(entity: str) -> st.SearchStrategy[list[str]]:
     from baiyin_cli.services import bulk
 
-    cols = bulk.target(entity).columns
+    t = bulk.target(entity)
+    cols = t.columns
     names = [c.name for c in cols] + [c.zh for c in cols] + [c.en for c in cols]
     known = st.lists(st.sampled_from(names), min_size=1, max_size=len(cols) + 2)
-    return st.tuples(known, st.lists(nasty_text(12), max_size=2)).map(lambda t: t[0] + t[1])
+    # Mostly a header that finds its records (a key group first), so the rows get validated too.
+    keys = st.sampled_from([list(g) for g in t.key_fields] or [[]])
+    usual = st.tuples(keys, st.lists(st.sampled_from([c.name for c in cols]), max_size=len(cols)), st.permutations(
+        [c.name for c in cols if c.required])).map(lambda x: list(dict.fromkeys([*x[0], *x[2], *x[1]])))
+    odd = st.tuples(known, st.lists(nasty_text(12), max_size=2)).map(lambda x: x[0] + x[1])
+    return st.one_of(usual, usual, usual, odd)
 
 
 @st.composite

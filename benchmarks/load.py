@@ -577,7 +577,15 @@ def verify(url: str, ledgers: list[list[dict[str, Any]]]) -> tuple[list[str], di
     from sqlalchemy import func, select
 
     from baiyin_cli import store
-    from baiyin_cli.models import AuditEntry, Household, Petition, PetitionEvent, PetitionSequence, Visit, VisitDay
+    from baiyin_cli.models import (
+        AuditEntry,
+        Household,
+        Petition,
+        PetitionEvent,
+        PetitionSequence,
+        Visit,
+        VisitDay,
+    )
     from baiyin_cli.services import audit, system
     from baiyin_cli.services.access import load_operator
 

@@ -644,8 +644,9 @@ def verify(url: str, ledgers: list[list[dict[str, Any]]]) -> tuple[list[str], di
         notes: dict[str, list[Any]] = defaultdict(list)
         for evs in history.values():
             for ev in evs:
-                if ev.note and re.match(r"L\d\dx\d{5}", ev.note):
-                    notes[ev.note[:10]].append(ev)
+                m = re.match(r"(L\d\dx\d{5})", ev.note or "")
+                if m:
+                    notes[m.group(1)].append(ev)
         by_number = {p.number: p for p in petitions.values()}
         texts: dict[str, list[Any]] = defaultdict(list)
         for p in petitions.values():

@@ -100,6 +100,8 @@ class Row:
     waiting_label: str
     version: int
     data: dict[str, Any] = field(repr=False, compare=False)
+    # What the clock looks at, with the times parsed once (the countdown redraws every second).
+    timing: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     @property
     def position(self) -> str:
@@ -232,7 +234,11 @@ class Gateway:
         waiting = ""
         if d["status"] == "resolved":
             waiting = L("待评价", "to rate")
+        timing = {k: d.get(k) for k in ("status", "due_estimated")}
+        for k in ("filed_at", "contact_due", "resolve_due", "contacted_at", "resolved_at"):
+            timing[k] = datetime.fromisoformat(d[k]) if d.get(k) else None
         return Row(
+            timing=timing,
             number=d["number"],
             summary=d.get("text") or "",
             category_label=cfg.label("categories", d["category"]),
@@ -329,15 +335,16 @@ class Gateway:
         """Urgency and the running deadline of a row as of `now` (the service's rule, no query)."""
         from baiyin_cli.services import petitions
 
-        c = petitions.clock(row.data, now)
-        nxt = c.get("next_due")
-        kind = None
-        due = None
-        if nxt is not None:
-            kind = "contact" if row.data.get("contacted_at") is None else "resolve"
-            due = datetime.fromisoformat(nxt)
-        urgency = c["state"] if nxt is not None else "stopped"
-        return {"urgency": urgency, "kind": kind, "due": due}
+        t = row.timing or row.data
+        c = petitions.clock(t, now)
+        if c.get("next_due") is None:
+            return {"urgency": "stopped", "kind": None, "due": None}
+        called = t.get("contacted_at") is not None
+        kind = "resolve" if called else "contact"
+        due = t.get("resolve_due" if called else "contact_due")
+        if isinstance(due, str):
+            due = datetime.fromisoformat(due)
+        return {"urgency": c["state"], "kind": kind, "due": due}
 
     def allowed(self, data: dict[str, Any] | None) -> list[str]:
         from baiyin_cli.services import petitions

@@ -23,11 +23,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
+from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
@@ -72,6 +74,7 @@ COLUMNS: tuple[Column, ...] = (
 MARKS = {"overdue": "●", "due_soon": "●", "on_time": "●", "stopped": "○"}
 
 
+@lru_cache(maxsize=16)
 def layout(width: int) -> list[tuple[Column, int]]:
     """Each column with its width at this terminal width (the text column takes the rest)."""
     fixed = sum(c.width + 1 for c in COLUMNS if c.width)
@@ -158,6 +161,14 @@ class PetitionQueue(ScrollView, can_focus=True, inherit_bindings=False):
         self._follow: str | None = None  # the petition number the cursor should stay on
         self._last_highlight: object = object()
         self.on_clock: Callable[[Row, datetime], dict[str, Any]] = gateway.clock
+        # Drawing caches: a row's fitted cells (they change with the row's version or the width),
+        # its clock (once a second), the component styles (until the stylesheet changes).
+        self._cells: LRUCache[tuple[str, int, int], list[str]] = LRUCache(1024)
+        self._clocks: LRUCache[tuple[str, int, int], dict[str, Any]] = LRUCache(1024)
+        self._styles: dict[str, Style] = {}  # "" is the widget's own style
+        self._width_for: Size | None = None
+        self._pages_wanted = False
+        self._content_width = 0
 
     # ------------------------------------------------------------ data
 
@@ -378,6 +389,14 @@ class PetitionQueue(ScrollView, can_focus=True, inherit_bindings=False):
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
+        # Paint first (placeholders where pages are missing), then ask for them: a worker that
+        # starts now would compete with this frame for the interpreter.
+        if not self._pages_wanted:
+            self._pages_wanted = True
+            self.call_after_refresh(self._want_pages_after_paint)
+
+    def _want_pages_after_paint(self) -> None:
+        self._pages_wanted = False
         self._want_pages()
 
     def on_resize(self, event: events.Resize) -> None:
@@ -412,10 +431,22 @@ class PetitionQueue(ScrollView, can_focus=True, inherit_bindings=False):
 
     # ------------------------------------------------------------ drawing
 
+    def _width(self) -> int:
+        size = self.size
+        if size != self._width_for:
+            self._width_for, self._content_width = size, self.scrollable_content_region.width
+        return self._content_width
+
+    def _base(self) -> Style:
+        base = self._styles.get("")
+        if base is None:
+            base = self._styles[""] = self.rich_style
+        return base
+
     def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width
+        width = self._width()
         index = int(self.scroll_offset.y) + y
-        base = self.rich_style
+        base = self._base()
         if self.total is None:
             if y == 0:
                 return self._plain(L("正在加载…", "Loading…"), width, "petition-queue--loading")
@@ -433,48 +464,72 @@ class PetitionQueue(ScrollView, can_focus=True, inherit_bindings=False):
             return self._plain("  " + "·" * 3, width, "petition-queue--loading")
         return self._row_strip(row, index, width)
 
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles.clear()
+
+    def _style(self, component: str, partial: bool = True) -> Style:
+        """A component's style (partial: only what it sets, to lay over the row's)."""
+        key = component if partial else component + ":full"
+        style = self._styles.get(key)
+        if style is None:
+            style = self._styles[key] = self.get_component_rich_style(component, partial=partial)
+        return style
+
     def _plain(self, text: str, width: int, component: str) -> Strip:
-        style = self.rich_style + self.get_component_rich_style(component)
+        style = self._base() + self._style(component, partial=False)
         return Strip([Segment(fmt.fit(text, width), style)], width)
 
+    def _clock(self, row: Row) -> dict[str, Any]:
+        key = (row.number, row.version, int(self.now.timestamp()))
+        clock = self._clocks.get(key)
+        if clock is None:
+            clock = self._clocks[key] = self.on_clock(row, self.now)
+        return clock
+
+    def _fitted(self, row: Row, width: int) -> list[str]:
+        """The row's cells that do not move with the clock, fitted to their columns."""
+        key = (row.number, row.version, width)
+        cells = self._cells.get(key)
+        if cells is None:
+            texts = {
+                "number": row.number,
+                "category": row.category_label,
+                "grid": row.grid_label,
+                "assignee": row.assignee_label or "—",
+                "status": row.status_label,
+                "text": row.summary,
+            }
+            cells = self._cells[key] = [fmt.fit(texts.get(col.key, ""), w) for col, w in layout(width)]
+        return cells
+
     def _row_strip(self, row: Row, index: int, width: int) -> Strip:
-        clock = self.on_clock(row, self.now)
+        clock = self._clock(row)
         urgency = clock.get("urgency", "stopped")
-        base = self.rich_style
-        cursor = index == self.cursor
-        if cursor:
-            base = base + self.get_component_rich_style("petition-queue--cursor")
+        base = self._base()
+        if index == self.cursor:
+            base = base + self._style("petition-queue--cursor", partial=False)
             if not self.has_focus:
                 base = base + Style(dim=True)
-        tone = self.get_component_rich_style(f"petition-queue--{urgency}", partial=True)
-        dim = self.get_component_rich_style("petition-queue--dim", partial=True)
+        tone = base + self._style(f"petition-queue--{urgency}")
+        dim = base + self._style("petition-queue--dim")
+        cells = self._fitted(row, width)
         segments: list[Segment] = []
-        for col, w in layout(width):
+        for (col, w), cell in zip(layout(width), cells, strict=True):
             style = base
             if col.key == "mark":
-                text = MARKS.get(urgency, " ")
-                style = base + tone
-            elif col.key == "number":
-                text = row.number
-            elif col.key == "category":
-                text = row.category_label
-            elif col.key == "grid":
-                text = row.grid_label
-            elif col.key == "assignee":
-                text = row.assignee_label or "—"
-                if not row.assignee_label:
-                    style = base + dim
-            elif col.key == "status":
-                text = row.status_label
+                cell = fmt.fit(MARKS.get(urgency, " "), w)
+                style = tone
+            elif col.key == "assignee" and not row.assignee_label:
+                style = dim
             elif col.key == "countdown":
                 text = fmt.countdown(clock.get("kind"), clock.get("due"), self.now)
-                style = base + tone
+                style = tone
                 if not text:
                     text = row.waiting_label
-                    style = base + dim
-            else:
-                text = row.summary
-            segments.append(Segment(fmt.fit(text, w), style))
+                    style = dim
+                cell = fmt.fit(text, w)
+            segments.append(Segment(cell, style))
             segments.append(Segment(" ", base))
         strip = Strip(segments[:-1])
         return strip.adjust_cell_length(width, base)

@@ -31,10 +31,32 @@ def now(monkeypatch):
     return c
 
 
-def file(grid, *extra: str, who: str = "sec1", text: str = "楼道灯坏了", category: str = "help",
-         channel: str = "qr", where: tuple[str, ...] = ("--grid", G1), expect: int = 0) -> dict:
-    r = grid("--as", who, "petition", "file", "--text", text, "--category", category, "--channel", channel,
-             *where, *extra, "--json", expect=expect)
+def file(
+    grid,
+    *extra: str,
+    who: str = "sec1",
+    text: str = "楼道灯坏了",
+    category: str = "help",
+    channel: str = "qr",
+    where: tuple[str, ...] = ("--grid", G1),
+    expect: int = 0,
+) -> dict:
+    r = grid(
+        "--as",
+        who,
+        "petition",
+        "file",
+        "--text",
+        text,
+        "--category",
+        category,
+        "--channel",
+        channel,
+        *where,
+        *extra,
+        "--json",
+        expect=expect,
+    )
     return r.json() if expect == 0 else r
 
 
@@ -51,8 +73,24 @@ def to_contacted(grid, number: str, worker: str = "wg11") -> None:
 
 
 def test_file_prints_the_number_and_fixes_both_deadlines(grid, city, now):
-    r = grid("--as", "sec1", "petition", "file", "--text", "楼道灯坏了", "--category", "help", "--channel", "qr",
-             "--grid", G1, "--name", "王秀英", "--phone", "13912345678")
+    r = grid(
+        "--as",
+        "sec1",
+        "petition",
+        "file",
+        "--text",
+        "楼道灯坏了",
+        "--category",
+        "help",
+        "--channel",
+        "qr",
+        "--grid",
+        G1,
+        "--name",
+        "王秀英",
+        "--phone",
+        "13912345678",
+    )
     assert r.stdout.strip() == "BY-20260930-0001"
     assert "回访时限 2026-09-30 09:30" in r.stderr and "2026-10-10 23:59" in r.stderr
     p = file(grid, "--phone", "0943-8221234")
@@ -66,11 +104,19 @@ def test_file_prints_the_number_and_fixes_both_deadlines(grid, city, now):
     # help = 3 working days after the filing day: Oct 1-7 are the holiday, Oct 8, 9 and the 调休 Saturday Oct 10.
     assert first["resolve_due"] == "2026-10-10T23:59:59+08:00" and first["due_estimated"] is False
     assert first["reporter_name"] == "王**" and first["reporter_phone"] == "139****5678"
-    assert first["clock"]["contact"]["state"] == "on_time" and first["clock"]["contact"]["seconds_left"] == 1800
+    assert (
+        first["clock"]["contact"]["state"] == "on_time" and first["clock"]["contact"]["seconds_left"] == 1800
+    )
     assert [h["event"] for h in first["history"]] == ["file"]
     assert first["history"][0]["from"] is None and first["history"][0]["to"] == "submitted"
-    assert first["reporters"] == [{"name": "王**", "phone": "139****5678", "from_number": "BY-20260930-0001",
-                                   "added_at": "2026-09-30T09:00:00+08:00"}]
+    assert first["reporters"] == [
+        {
+            "name": "王**",
+            "phone": "139****5678",
+            "from_number": "BY-20260930-0001",
+            "added_at": "2026-09-30T09:00:00+08:00",
+        }
+    ]
     assert first["allowed_events"] == ["assign", "reject", "merge"]
 
 
@@ -81,8 +127,21 @@ def test_the_number_follows_the_local_filing_day_and_backdating(grid, city, now)
     assert p["number"] == "BY-20260929-0001" and p["filed_at"] == "2026-09-29T23:50:00+08:00"
     assert p["recorded_at"] == "2026-10-02T00:10:00+08:00"
     assert file(grid)["number"] == "BY-20261002-0002"
-    grid("--as", "sec1", "petition", "file", "--text", "x", "--category", "help", "--channel", "qr",
-         "--at", "2026-10-03 10:00", expect=1)  # the future
+    grid(
+        "--as",
+        "sec1",
+        "petition",
+        "file",
+        "--text",
+        "x",
+        "--category",
+        "help",
+        "--channel",
+        "qr",
+        "--at",
+        "2026-10-03 10:00",
+        expect=1,
+    )  # the future
 
 
 def test_filing_defaults_to_the_operators_area_and_checks_it(grid, city, now):
@@ -125,21 +184,93 @@ def test_household_link(grid, city, now):
 
 def test_the_whole_way_escalated_sent_back_resolved_by_the_department(grid, city, now):
     now.set("2026-09-30 19:00")
-    n = file(grid, "--at", "2026-09-30 09:00", category="dispute_neighbour", text="楼上漏水，邻里协商不成")["number"]
+    n = file(grid, "--at", "2026-09-30 09:00", category="dispute_neighbour", text="楼上漏水，邻里协商不成")[
+        "number"
+    ]
     grid("--as", "sec1", "petition", "assign", n, "--to", "wg11", "--at", "2026-09-30 09:05")
-    r = grid("--as", "wg11", "petition", "contact", n, "--how", "phone", "--outcome", "约好上门", "--at", "2026-09-30 09:20",
-             "--json")
+    r = grid(
+        "--as",
+        "wg11",
+        "petition",
+        "contact",
+        n,
+        "--how",
+        "phone",
+        "--outcome",
+        "约好上门",
+        "--at",
+        "2026-09-30 09:20",
+        "--json",
+    )
     assert r.json()["contacted_at"] == "2026-09-30T09:20:00+08:00"
     assert r.json()["clock"]["contact"]["state"] == "met"
     grid("--as", "wg11", "petition", "start", n, "--at", "2026-09-30 10:00")
-    grid("--as", "wg11", "petition", "escalate", n, "--dept", "zhujian", "--reason", "需要鉴定", "--at", "2026-09-30 11:00")
-    grid("--as", "sec1", "petition", "escalate", n, "--dept", "sifa", "--reason", "转司法所调解", "--at", "2026-09-30 11:30")
+    grid(
+        "--as",
+        "wg11",
+        "petition",
+        "escalate",
+        n,
+        "--dept",
+        "zhujian",
+        "--reason",
+        "需要鉴定",
+        "--at",
+        "2026-09-30 11:00",
+    )
+    grid(
+        "--as",
+        "sec1",
+        "petition",
+        "escalate",
+        n,
+        "--dept",
+        "sifa",
+        "--reason",
+        "转司法所调解",
+        "--at",
+        "2026-09-30 11:30",
+    )
     grid("--as", "dsifa", "petition", "send-back", n, "--reason", "先由网格调解", "--at", "2026-09-30 14:00")
-    grid("--as", "wg11", "petition", "escalate", n, "--dept", "sifa", "--reason", "调解不成", "--at", "2026-09-30 16:00")
-    r = grid("--as", "dsifa", "petition", "resolve", n, "--result", "人民调解达成协议", "--at", "2026-09-30 17:00",
-             "--note", "双方签字")
+    grid(
+        "--as",
+        "wg11",
+        "petition",
+        "escalate",
+        n,
+        "--dept",
+        "sifa",
+        "--reason",
+        "调解不成",
+        "--at",
+        "2026-09-30 16:00",
+    )
+    r = grid(
+        "--as",
+        "dsifa",
+        "petition",
+        "resolve",
+        n,
+        "--result",
+        "人民调解达成协议",
+        "--at",
+        "2026-09-30 17:00",
+        "--note",
+        "双方签字",
+    )
     assert "已办结待评价" in r.stderr
-    grid("--as", "sec1", "petition", "rate", n, "basically_satisfied", "--comment", "还行", "--at", "2026-09-30 18:00")
+    grid(
+        "--as",
+        "sec1",
+        "petition",
+        "rate",
+        n,
+        "basically_satisfied",
+        "--comment",
+        "还行",
+        "--at",
+        "2026-09-30 18:00",
+    )
     done = grid("--as", "sec1", "petition", "close", n, "--at", "2026-09-30 18:05", "--json").json()
     assert done["status"] == "closed" and done["open311_status"] == "closed" and done["closed_at"]
     assert done["rating"] == "basically_satisfied" and done["dept"] == "sifa" and done["version"] == 11
@@ -178,8 +309,14 @@ def test_a_late_callback_is_late_not_lost(grid, city, now):
     assert show(grid, n)["clock"]["contact"]["state"] == "due_soon"  # >= 80 % of 30 minutes used
     now.set("2026-09-30 09:45")
     before = show(grid, n)["clock"]
-    assert before["contact"]["state"] == "overdue" and before["overdue"] and before["contact"]["seconds_left"] == -900
-    p = grid("--as", "wg12", "petition", "contact", n, "--how", "visit", "--outcome", "上门了解", "--json").json()
+    assert (
+        before["contact"]["state"] == "overdue"
+        and before["overdue"]
+        and before["contact"]["seconds_left"] == -900
+    )
+    p = grid(
+        "--as", "wg12", "petition", "contact", n, "--how", "visit", "--outcome", "上门了解", "--json"
+    ).json()
     assert p["clock"]["contact"]["state"] == "late" and p["status"] == "contacted"
     assert show(grid, n)["history"][-1]["data"]["late"] is True
 
@@ -188,7 +325,9 @@ def test_unsatisfied_reopens_to_the_assignee(grid, city, now):
     n = file(grid)["number"]
     to_contacted(grid, n)
     grid("--as", "wg11", "petition", "resolve", n, "--result", "换了灯泡")
-    p = grid("--as", "sec1", "petition", "rate", n, "unsatisfied", "--comment", "第二天又坏了", "--json").json()
+    p = grid(
+        "--as", "sec1", "petition", "rate", n, "unsatisfied", "--comment", "第二天又坏了", "--json"
+    ).json()
     assert p["status"] == "in_progress" and p["assignee"] == "wg11" and p["rating"] == "unsatisfied"
     assert p["resolved_at"] is None
     mine = grid("--as", "wg11", "petition", "list", "--mine", "--json").json()
@@ -220,7 +359,11 @@ def test_reject_and_reopen(grid, city, now):
     grid("--as", "sec1", "petition", "assign", n, "--to", "wg11")
     grid("--as", "sec1", "petition", "reject", n, expect=2)  # --reason is required
     p = grid("--as", "sec1", "petition", "reject", n, "--reason", "不属于受理范围", "--json").json()
-    assert p["status"] == "rejected" and p["reject_reason"] == "不属于受理范围" and p["clock"]["state"] == "stopped"
+    assert (
+        p["status"] == "rejected"
+        and p["reject_reason"] == "不属于受理范围"
+        and p["clock"]["state"] == "stopped"
+    )
     assert p["due_at"] is None
     p = grid("--as", "sec1", "petition", "reopen", n, "--reason", "复核后应受理", "--json").json()
     assert p["status"] == "submitted" and p["assignee"] is None and p["reject_reason"] is None
@@ -242,7 +385,18 @@ def test_state_errors_say_what_is_allowed(grid, city, now):
     grid("--as", "sec1", "petition", "show", "BY-20990101-0001", expect=3)
     grid("--as", "sec1", "petition", "rate", n, "great", expect=1)
     to_contacted_n = n
-    grid("--as", "wg11", "petition", "contact", to_contacted_n, "--how", "carrier-pigeon", "--outcome", "x", expect=1)
+    grid(
+        "--as",
+        "wg11",
+        "petition",
+        "contact",
+        to_contacted_n,
+        "--how",
+        "carrier-pigeon",
+        "--outcome",
+        "x",
+        expect=1,
+    )
     v = show(grid, n)["version"]
     assert v == 2  # failed commands changed nothing
 
@@ -267,7 +421,9 @@ def test_roles(grid, city, now):
     grid("--as", "wg12", "petition", "escalate", n, "--dept", "sifa", "--reason", "需部门处理")
     r = grid("--as", "wg12", "petition", "resolve", n, "--result", "x", expect=4)
     assert "承办部门" in r.stderr
-    grid("--as", "dsifa", "petition", "escalate", n, "--dept", "sifa", "--reason", "x", expect=5)  # already there
+    grid(
+        "--as", "dsifa", "petition", "escalate", n, "--dept", "sifa", "--reason", "x", expect=5
+    )  # already there
     assert show(grid, n, who="dsifa")["allowed_events"] == ["escalate", "send_back", "resolve"]
     grid("--as", "dsifa", "petition", "resolve", n, "--result", "已处理")
     grid("--as", "dsifa", "petition", "rate", n, "satisfied", expect=4)
@@ -281,8 +437,20 @@ def test_time_cannot_run_backwards_within_a_petition(grid, city, now):
     r = grid("--as", "sec1", "petition", "assign", n, "--to", "wg11", "--at", "2026-09-30 07:59", expect=1)
     assert "2026-09-30 08:00" in r.stderr
     grid("--as", "sec1", "petition", "assign", n, "--to", "wg11", "--at", "2026-09-30 08:30")
-    grid("--as", "wg11", "petition", "contact", n, "--how", "phone", "--outcome", "x", "--at", "2026-09-30 08:10",
-         expect=1)
+    grid(
+        "--as",
+        "wg11",
+        "petition",
+        "contact",
+        n,
+        "--how",
+        "phone",
+        "--outcome",
+        "x",
+        "--at",
+        "2026-09-30 08:10",
+        expect=1,
+    )
 
 
 def test_stale_version_is_refused(grid, city, now):
@@ -298,11 +466,33 @@ def test_stale_version_is_refused(grid, city, now):
 
 
 def test_similar_text_or_same_phone_warns_and_merge_keeps_every_reporter(grid, city, now):
-    a = file(grid, "--name", "王秀英", "--phone", "13912345678", text="小区东门的路灯坏了，晚上看不见路",
-             category="hazard_streetlight")["number"]
-    r = grid("--as", "sec1", "petition", "file", "--text", "小区东门路灯坏了晚上看不见路！", "--category",
-             "hazard_streetlight", "--channel", "hotline_12345", "--grid", G1, "--name", "李建国", "--phone",
-             "13800001111")
+    a = file(
+        grid,
+        "--name",
+        "王秀英",
+        "--phone",
+        "13912345678",
+        text="小区东门的路灯坏了，晚上看不见路",
+        category="hazard_streetlight",
+    )["number"]
+    r = grid(
+        "--as",
+        "sec1",
+        "petition",
+        "file",
+        "--text",
+        "小区东门路灯坏了晚上看不见路！",
+        "--category",
+        "hazard_streetlight",
+        "--channel",
+        "hotline_12345",
+        "--grid",
+        G1,
+        "--name",
+        "李建国",
+        "--phone",
+        "13800001111",
+    )
     b = r.stdout.strip()
     assert "相似" in r.stderr and a in r.stderr and f"merge {b}" in r.stderr
     same_phone = file(grid, "--phone", "13912345678", text="孩子入学咨询", category="consultation")
@@ -317,7 +507,9 @@ def test_similar_text_or_same_phone_warns_and_merge_keeps_every_reporter(grid, c
     assert p["status"] == "duplicate" and p["merged_into"] == a and p["open311_status"] == "closed"
     kept = show(grid, a, who="sec1")
     assert [(r["name"], r["phone"], r["from_number"]) for r in kept["reporters"]] == [
-        ("王**", "139****5678", a), ("李**", "138****1111", b)]
+        ("王**", "139****5678", a),
+        ("李**", "138****1111", b),
+    ]
     assert kept["merged"] == [b] and kept["history"][-1]["event"] == "absorb"
     assert kept["history"][-1]["data"] == {"from": b, "reporters": 1}
     revealed = grid("--as", "sec1", "petition", "show", a, "--reveal", "--json").json()
@@ -355,12 +547,20 @@ def test_list_is_urgency_ordered_filtered_and_scoped(grid, city, now):
     assert [r["number"] for r in rows] == [old, fresh, mid]
     assert rows[0]["clock"]["overdue"] and rows[0]["clock"]["resolve"]["state"] == "overdue"
     assert rows[1]["clock"]["contact"]["state"] == "on_time"
-    assert [r["number"] for r in grid("--as", "sec1", "petition", "list", "--overdue", "--json").json()] == [old]
-    assert [r["number"] for r in grid("--as", "sec1", "petition", "list", "--due-within", "1h", "--json").json()] == [fresh]
-    assert [r["number"] for r in grid("--as", "sec1", "petition", "list", "--status", "rejected", "--json").json()] == [gone]
+    assert [r["number"] for r in grid("--as", "sec1", "petition", "list", "--overdue", "--json").json()] == [
+        old
+    ]
+    assert [
+        r["number"] for r in grid("--as", "sec1", "petition", "list", "--due-within", "1h", "--json").json()
+    ] == [fresh]
+    assert [
+        r["number"] for r in grid("--as", "sec1", "petition", "list", "--status", "rejected", "--json").json()
+    ] == [gone]
     every = grid("--as", "sec1", "petition", "list", "--status", "all", "--json").json()
     assert {r["number"] for r in every} == {old, fresh, mid, gone}
-    assert [r["number"] for r in grid("--as", "sec1", "petition", "list", "--mine", "--json").json()] == [fresh]
+    assert [r["number"] for r in grid("--as", "sec1", "petition", "list", "--mine", "--json").json()] == [
+        fresh
+    ]
     assert [r["number"] for r in grid("--as", "wg12", "petition", "list", "--mine", "--json").json()] == [mid]
     assert [r["number"] for r in grid("--as", "wg12", "petition", "list", "--json").json()] == [mid]
     assert [r["number"] for r in grid("--as", "wg11", "petition", "list", "--json").json()] == [old, fresh]
@@ -376,9 +576,15 @@ def test_list_is_urgency_ordered_filtered_and_scoped(grid, city, now):
     assert [r["number"] for r in cats] == [old]
     grid(*A, "petition", "list", "--category", "nope", expect=1)
     grid(*A, "petition", "list", "--status", "nope", expect=1)
-    assert [r["number"] for r in grid(*A, "petition", "list", "--search", "楼道", "--limit", "2", "--offset", "1",
-                                      "--json").json()] == [fresh, other]  # other: same callback time, filed later
-    assert [r["number"] for r in grid(*A, "petition", "list", "--search", fresh.lower(), "--json").json()] == [fresh]
+    assert [
+        r["number"]
+        for r in grid(
+            *A, "petition", "list", "--search", "楼道", "--limit", "2", "--offset", "1", "--json"
+        ).json()
+    ] == [fresh, other]  # other: same callback time, filed later
+    assert [
+        r["number"] for r in grid(*A, "petition", "list", "--search", fresh.lower(), "--json").json()
+    ] == [fresh]
     table = grid("--as", "sec1", "petition", "list").stdout
     assert old in table and "超时" in table and "剩 30分" in table
     assert table.index(old) < table.index(fresh) < table.index(mid)
@@ -417,7 +623,9 @@ def test_english(grid, city, now):
     assert "assign -> assigned" in r.stderr
     table = grid("--lang", "en", "--as", "sec1", "petition", "list").stdout
     assert "callback" in table and "left" in table
-    r = grid("--lang", "en", "--as", "sec1", "petition", "contact", n, "--how", "phone", "--outcome", "x", expect=4)
+    r = grid(
+        "--lang", "en", "--as", "sec1", "petition", "contact", n, "--how", "phone", "--outcome", "x", expect=4
+    )
     assert "may not contact" in r.stderr and "the assigned grid worker" in r.stderr
     r = grid("--lang", "en", "--as", "wg12", "petition", "start", n, expect=4)
     assert "outside" in r.stderr
@@ -441,7 +649,12 @@ def test_note_mediation_adds_history_without_moving_the_status(grid, city, now, 
     p = show(grid, n)
     assert p["status"] == "contacted" and p["version"] == 4
     last = p["history"][-1]
-    assert (last["event"], last["from"], last["to"], last["actor"]) == ("mediate", "contacted", "contacted", "wg11")
+    assert (last["event"], last["from"], last["to"], last["actor"]) == (
+        "mediate",
+        "contacted",
+        "contacted",
+        "wg11",
+    )
     assert last["data"] == {"visit_id": 7} and last["note"] == "双方当面沟通"
     assert "mediate" not in p["allowed_events"]
 
@@ -455,15 +668,39 @@ def test_allowed_events_from_a_public_dict(grid, city, now, db_url):
     to_contacted(grid, n)
     d = show(grid, n)
     with store.session() as s:
-        assert petitions.allowed_events(load_operator(s, "wg11"), d) == ["contact", "start", "escalate", "resolve"]
-        assert petitions.allowed_events(load_operator(s, "sec1"), d) == ["assign", "escalate", "resolve", "reject",
-                                                                        "merge"]
+        assert petitions.allowed_events(load_operator(s, "wg11"), d) == [
+            "contact",
+            "start",
+            "escalate",
+            "resolve",
+        ]
+        assert petitions.allowed_events(load_operator(s, "sec1"), d) == [
+            "assign",
+            "escalate",
+            "resolve",
+            "reject",
+            "merge",
+        ]
         assert petitions.allowed_events(load_operator(s, "view"), d) == []
         assert petitions.clock(d, petitions.get_petition(s, n).filed_at)["contact"]["state"] == "met"
 
 
 def test_help_lists_every_verb(env_dirs):
     out = invoke("petition", "--help").stdout
-    for verb in ("file", "list", "show", "assign", "contact", "start", "escalate", "send-back", "resolve", "rate",
-                 "close", "reject", "merge", "reopen"):
+    for verb in (
+        "file",
+        "list",
+        "show",
+        "assign",
+        "contact",
+        "start",
+        "escalate",
+        "send-back",
+        "resolve",
+        "rate",
+        "close",
+        "reject",
+        "merge",
+        "reopen",
+    ):
         assert verb in out

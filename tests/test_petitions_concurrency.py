@@ -22,8 +22,20 @@ def clock(env_dirs, monkeypatch):
 
 
 def _file(grid) -> str:
-    r = grid("--as", "sec1", "petition", "file", "--text", "楼道灯坏了", "--category", "help", "--channel", "qr",
-             "--grid", G1)
+    r = grid(
+        "--as",
+        "sec1",
+        "petition",
+        "file",
+        "--text",
+        "楼道灯坏了",
+        "--category",
+        "help",
+        "--channel",
+        "qr",
+        "--grid",
+        G1,
+    )
     return r.stdout.strip()
 
 
@@ -69,7 +81,9 @@ def test_a_stale_terminal_is_told_who_changed_it(grid, city):
     n = _contacted(grid)
     version = grid("--as", "admin", "petition", "show", n, "--json").json()["version"]
     grid("--as", "wg11", "petition", "start", n, "--if-version", str(version))
-    r = run_subprocess("--as", "sec1", "petition", "assign", n, "--to", "wg12", "--if-version", str(version), expect=5)
+    r = run_subprocess(
+        "--as", "sec1", "petition", "assign", n, "--to", "wg12", "--if-version", str(version), expect=5
+    )
     assert "wg11" in r.stderr and "2026-09-30 09:00" in r.stderr and f"版本 {version + 1}" in r.stderr
     assert grid("--as", "admin", "petition", "show", n, "--json").json()["assignee"] == "wg11"
 
@@ -94,13 +108,14 @@ def test_the_version_check_catches_a_writer_that_slipped_in_between(grid, city, 
     eng = store.engine()
     with Session(eng) as first, Session(eng) as second:
         a_op, b_op = load_operator(first, "wg11"), load_operator(second, "sec1")
-        petitions.get_petition(first, n)
-        petitions.get_petition(second, n)  # both have read version 3
+        seen_first = petitions.get_petition(first, n)
+        seen_second = petitions.get_petition(second, n)  # both have read version 3
+        assert seen_first.version == seen_second.version == 3
         petitions.apply(first, a_op, n, "resolve", result="已修好")
         first.commit()
         with pytest.raises(Conflict) as caught:
-            p = petitions.get_petition(second, n)  # the identity map still holds version 3
-            assert p.version == 3 and p.status == "contacted"
+            # the second session still works from what it read: version 3, contacted
+            assert petitions.get_petition(second, n) is seen_second and seen_second.status == "contacted"
             petitions.apply(second, b_op, n, "reject", reason="不属于受理范围")
         assert caught.value.key == "petition.changed" and caught.value.args_["who"] == "wg11"
         second.rollback()
@@ -120,8 +135,14 @@ def test_numbers_stay_unique_when_terminals_file_at_once(grid, city):
     processes, each = 6, 5
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     procs = [
-        subprocess.Popen([sys.executable, "-c", WORKER, str(each), str(k)], cwd=ROOT, env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, str(each), str(k)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for k in range(processes)
     ]
     for p in procs:

@@ -10,15 +10,23 @@ unbroken chain (each entry starts where the previous one ended) as long as the v
 
 from __future__ import annotations
 
-import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
 
 from tests.conftest import invoke
 
-STATES = {"submitted", "assigned", "contacted", "in_progress", "escalated", "resolved", "closed", "rejected",
-          "duplicate"}
+STATES = {
+    "submitted",
+    "assigned",
+    "contacted",
+    "in_progress",
+    "escalated",
+    "resolved",
+    "closed",
+    "rejected",
+    "duplicate",
+}
 RUNNING = {"submitted", "assigned", "contacted", "in_progress", "escalated"}
 WORKING = {"contacted", "in_progress"}
 STAY = None
@@ -30,14 +38,23 @@ EXPECTED: dict[str, list[tuple[set[str], str | None, set[str]]]] = {
     "assign": [({"submitted", "assigned", "contacted", "in_progress"}, "assigned", {"sec", "admin"})],
     "contact": [({"assigned"}, "contacted", {"assignee", "admin"}), (WORKING, STAY, {"assignee", "admin"})],
     "start": [({"contacted"}, "in_progress", {"assignee", "admin"})],
-    "escalate": [(WORKING, "escalated", {"assignee", "sec", "admin"}), ({"escalated"}, "escalated", {"dept", "sec", "admin"})],
+    "escalate": [
+        (WORKING, "escalated", {"assignee", "sec", "admin"}),
+        ({"escalated"}, "escalated", {"dept", "sec", "admin"}),
+    ],
     "send-back": [({"escalated"}, "in_progress", {"dept", "admin"})],
-    "resolve": [(WORKING, "resolved", {"assignee", "sec", "admin"}), ({"escalated"}, "resolved", {"dept", "sec", "admin"})],
+    "resolve": [
+        (WORKING, "resolved", {"assignee", "sec", "admin"}),
+        ({"escalated"}, "resolved", {"dept", "sec", "admin"}),
+    ],
     "rate": [({"resolved"}, "RATE", {"sec", "admin"})],
     "close": [({"resolved"}, "closed", {"sec", "admin"})],
     "reject": [({"submitted", "assigned", "contacted"}, "rejected", {"sec", "admin"})],
     "merge": [({"submitted", "assigned", "contacted", "in_progress"}, "duplicate", {"sec", "admin"})],
-    "reopen": [({"resolved", "closed"}, "in_progress", {"sec", "admin"}), ({"rejected", "duplicate"}, "submitted", {"sec", "admin"})],
+    "reopen": [
+        ({"resolved", "closed"}, "in_progress", {"sec", "admin"}),
+        ({"rejected", "duplicate"}, "submitted", {"sec", "admin"}),
+    ],
 }
 # Weighted towards those who can act, so that runs get deep (escalated, resolved, reopened...).
 ACTORS = ["admin", "admin", "admin", "sec1", "sec1", "wg11", "wg11", "wg12", "dsifa", "dsifa", "sec2", "view"]
@@ -121,8 +138,22 @@ class PetitionMachine(RuleBasedStateMachine):
     @initialize()
     def file_two(self) -> None:
         def one(text: str) -> str:
-            return invoke("--as", "sec1", "petition", "file", "--text", text, "--category", "help", "--channel",
-                          "qr", "--grid", G1, "--phone", "13912345678").stdout.strip()
+            return invoke(
+                "--as",
+                "sec1",
+                "petition",
+                "file",
+                "--text",
+                text,
+                "--category",
+                "help",
+                "--channel",
+                "qr",
+                "--grid",
+                G1,
+                "--phone",
+                "13912345678",
+            ).stdout.strip()
 
         self.number = one("路灯不亮")
         self.sibling = one("另一件诉求")
@@ -161,7 +192,11 @@ class PetitionMachine(RuleBasedStateMachine):
             assert len(after["history"]) == len(before["history"]) + 1
             last = after["history"][-1]
             assert (last["event"], last["from"], last["to"], last["actor"]) == (
-                verb.replace("-", "_"), before["status"], status, actor)
+                verb.replace("-", "_"),
+                before["status"],
+                status,
+                actor,
+            )
         else:
             assert after == before, "a refused command changed nothing"
             assert len(r.stderr.strip().splitlines()) == 1  # one line that says why (and what is allowed)
@@ -176,6 +211,7 @@ def test_no_sequence_of_commands_breaks_the_workflow(grid, city, monkeypatch):
     monkeypatch.setenv("GRID_NOW", "2026-09-30 09:00")
     run_state_machine_as_test(
         PetitionMachine,
-        settings=settings(max_examples=8, stateful_step_count=14, deadline=None,
-                          suppress_health_check=list(HealthCheck)),
+        settings=settings(
+            max_examples=6, stateful_step_count=14, deadline=None, suppress_health_check=list(HealthCheck)
+        ),
     )

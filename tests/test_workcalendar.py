@@ -32,7 +32,10 @@ def test_national_day_2026_and_its_adjusted_working_days():
     assert wc.add_workdays(date(2026, 9, 30), 3) == (date(2026, 10, 10), False)
     assert wc.add_workdays(date(2026, 9, 30), 4) == (date(2026, 10, 12), False)
     assert wc.add_workdays(date(2026, 9, 19), 1) == (date(2026, 9, 20), False)  # Saturday -> the 调休 Sunday
-    assert wc.add_workdays(date(2026, 2, 13), 1) == (date(2026, 2, 14), False)  # a 调休 Saturday before Spring Festival
+    assert wc.add_workdays(date(2026, 2, 13), 1) == (
+        date(2026, 2, 14),
+        False,
+    )  # a 调休 Saturday before Spring Festival
     assert wc.add_workdays(date(2026, 9, 30), 0) == (date(2026, 9, 30), False)
 
 
@@ -106,8 +109,23 @@ def test_bad_count():
 
 
 def _file(grid, at: str, category: str) -> dict:
-    return grid("--as", "sec1", "petition", "file", "--text", "测试时限", "--category", category, "--channel", "phone",
-                "--grid", "620402001001001", "--at", at, "--json").json()
+    return grid(
+        "--as",
+        "sec1",
+        "petition",
+        "file",
+        "--text",
+        "测试时限",
+        "--category",
+        category,
+        "--channel",
+        "phone",
+        "--grid",
+        "620402001001001",
+        "--at",
+        at,
+        "--json",
+    ).json()
 
 
 def test_deadlines_across_the_national_day_holiday(grid, city, monkeypatch):
@@ -125,17 +143,56 @@ def test_deadlines_across_the_national_day_holiday(grid, city, monkeypatch):
 
 def test_a_deadline_in_2027_is_estimated_and_says_so(grid, city, monkeypatch):
     monkeypatch.setenv("GRID_NOW", "2026-12-28 10:00")
-    r = grid("--as", "sec1", "petition", "file", "--text", "建议增设公交站", "--category", "suggestion", "--channel",
-             "mini_program", "--grid", "620402001001001")
+    r = grid(
+        "--as",
+        "sec1",
+        "petition",
+        "file",
+        "--text",
+        "建议增设公交站",
+        "--category",
+        "suggestion",
+        "--channel",
+        "mini_program",
+        "--grid",
+        "620402001001001",
+    )
     assert "推算" in r.stderr
     number = r.stdout.strip()
     p = grid("--as", "sec1", "petition", "show", number, "--json").json()
     assert p["resolve_due"] == "2027-01-12T23:59:59+08:00" and p["due_estimated"] is True
     assert p["clock"]["resolve"]["estimated"] is True
     assert "估算" in grid("--as", "sec1", "petition", "show", number).stdout
-    en = grid("--lang", "en", "--as", "sec1", "petition", "file", "--text", "another", "--category", "suggestion",
-              "--channel", "qr", "--grid", "620402001001001")
+    en = grid(
+        "--lang",
+        "en",
+        "--as",
+        "sec1",
+        "petition",
+        "file",
+        "--text",
+        "another",
+        "--category",
+        "suggestion",
+        "--channel",
+        "qr",
+        "--grid",
+        "620402001001001",
+    )
     assert "estimated" in en.stderr
-    short = grid("--as", "sec1", "petition", "file", "--text", "咨询", "--category", "consultation", "--channel", "qr",
-                 "--grid", "620402001001001", "--json").json()
+    short = grid(
+        "--as",
+        "sec1",
+        "petition",
+        "file",
+        "--text",
+        "咨询",
+        "--category",
+        "consultation",
+        "--channel",
+        "qr",
+        "--grid",
+        "620402001001001",
+        "--json",
+    ).json()
     assert short["resolve_due"] == "2026-12-29T23:59:59+08:00" and short["due_estimated"] is False

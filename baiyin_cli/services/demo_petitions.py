@@ -34,51 +34,128 @@ if TYPE_CHECKING:
 DAYS = 30
 PER_DAY = 10
 
-CHANNEL_WEIGHTS = {"hotline_12345": 30, "mini_program": 24, "qr": 20, "grid_report": 9, "walk_in": 9, "phone": 8}
+CHANNEL_WEIGHTS = {
+    "hotline_12345": 30,
+    "mini_program": 24,
+    "qr": 20,
+    "grid_report": 9,
+    "walk_in": 9,
+    "phone": 8,
+}
 
-PLACES = ["3号楼", "5号楼2单元", "小区南门", "小区北门", "菜市场旁", "幼儿园门口", "12栋", "老年活动中心", "公交站旁",
-          "巷子口", "8号楼东侧", "停车场"]
+PLACES = [
+    "3号楼",
+    "5号楼2单元",
+    "小区南门",
+    "小区北门",
+    "菜市场旁",
+    "幼儿园门口",
+    "12栋",
+    "老年活动中心",
+    "公交站旁",
+    "巷子口",
+    "8号楼东侧",
+    "停车场",
+]
 # category: (weight, texts); {place} is filled in.
 TEXTS: dict[str, tuple[int, list[str]]] = {
-    "consultation": (10, ["咨询城乡居民养老保险怎么缴费", "咨询孩子入学需要准备哪些材料", "咨询高龄补贴申领条件",
-                          "咨询医保异地备案怎么办理", "咨询公租房申请流程"]),
-    "help": (9, ["独居老人家中水管爆裂，需要帮忙联系维修", "家中老人行动不便，想申请上门代办服务",
-                 "残疾证到期需要换证，不知道去哪里办", "{place}有老人摔倒后无人照看，请帮忙联系家属"]),
-    "complaint": (7, ["{place}夜间施工噪音扰民", "{place}商户占道经营，行人通行困难", "快递车辆长期占用{place}消防通道"]),
-    "suggestion": (4, ["建议在{place}增设休息座椅", "建议{place}增设充电桩，避免飞线充电", "建议在{place}设置减速带"]),
-    "property_service": (8, ["物业长期不清理{place}垃圾", "{place}电梯经常故障，物业维修不及时", "物业费收费标准不清楚，要求公示"]),
-    "water_heating": (9, ["{place}暖气不热，室温只有十几度", "{place}停水两天了，没有任何通知", "{place}自来水发黄，有异味"]),
-    "environment": (7, ["{place}垃圾堆放多日无人清运", "{place}下水道堵塞，污水外溢", "{place}有人饲养家禽，气味很大"]),
+    "consultation": (
+        10,
+        [
+            "咨询城乡居民养老保险怎么缴费",
+            "咨询孩子入学需要准备哪些材料",
+            "咨询高龄补贴申领条件",
+            "咨询医保异地备案怎么办理",
+            "咨询公租房申请流程",
+        ],
+    ),
+    "help": (
+        9,
+        [
+            "独居老人家中水管爆裂，需要帮忙联系维修",
+            "家中老人行动不便，想申请上门代办服务",
+            "残疾证到期需要换证，不知道去哪里办",
+            "{place}有老人摔倒后无人照看，请帮忙联系家属",
+        ],
+    ),
+    "complaint": (
+        7,
+        ["{place}夜间施工噪音扰民", "{place}商户占道经营，行人通行困难", "快递车辆长期占用{place}消防通道"],
+    ),
+    "suggestion": (
+        4,
+        ["建议在{place}增设休息座椅", "建议{place}增设充电桩，避免飞线充电", "建议在{place}设置减速带"],
+    ),
+    "property_service": (
+        8,
+        [
+            "物业长期不清理{place}垃圾",
+            "{place}电梯经常故障，物业维修不及时",
+            "物业费收费标准不清楚，要求公示",
+        ],
+    ),
+    "water_heating": (
+        9,
+        ["{place}暖气不热，室温只有十几度", "{place}停水两天了，没有任何通知", "{place}自来水发黄，有异味"],
+    ),
+    "environment": (
+        7,
+        ["{place}垃圾堆放多日无人清运", "{place}下水道堵塞，污水外溢", "{place}有人饲养家禽，气味很大"],
+    ),
     "hazard_manhole": (5, ["{place}井盖破损，夜间行人容易踩空", "{place}井盖缺失，已用树枝临时围挡"]),
     "hazard_streetlight": (6, ["{place}路灯不亮，晚上出行不安全", "{place}路灯坏了一个多星期"]),
     "hazard_building": (2, ["{place}外墙瓷砖脱落，有砸人风险", "{place}平房墙体开裂"]),
     "hazard_fire": (4, ["{place}楼道堆放杂物，堵塞消防通道", "{place}电动车在楼道内充电"]),
     "hazard_rental": (2, ["{place}出租房群租，私拉电线", "{place}出租房住户频繁更换，未登记"]),
-    "dispute_neighbour": (6, ["{place}楼上漏水导致楼下天花板发霉，协商不成", "{place}邻居长期占用公共楼道堆放杂物，引发争吵"]),
+    "dispute_neighbour": (
+        6,
+        ["{place}楼上漏水导致楼下天花板发霉，协商不成", "{place}邻居长期占用公共楼道堆放杂物，引发争吵"],
+    ),
     "dispute_family": (3, ["老人赡养问题，子女之间互相推诿", "夫妻因家务琐事多次争吵，请求调解"]),
     "dispute_property": (4, ["业主与物业因停车位收费发生纠纷", "{place}业主拒交物业费，与物业发生争执"]),
     "dispute_labour": (4, ["在{place}装修工地务工，工资被拖欠两个月", "餐馆拖欠服务员工资，多次讨要未果"]),
 }
 DEPTS: dict[str, list[str]] = {
-    "consultation": ["minzheng", "jiaoyu"], "help": ["minzheng"], "complaint": ["chengguan", "paichusuo"],
-    "suggestion": ["chengguan", "zhujian"], "property_service": ["zhujian"], "water_heating": ["shuiwu", "zhujian"],
-    "environment": ["chengguan"], "hazard_manhole": ["shuiwu", "chengguan"], "hazard_streetlight": ["gongdian", "chengguan"],
-    "hazard_building": ["zhujian"], "hazard_fire": ["paichusuo", "zhujian"], "hazard_rental": ["paichusuo"],
-    "dispute_neighbour": ["sifa"], "dispute_family": ["sifa", "minzheng"], "dispute_property": ["sifa", "zhujian"],
+    "consultation": ["minzheng", "jiaoyu"],
+    "help": ["minzheng"],
+    "complaint": ["chengguan", "paichusuo"],
+    "suggestion": ["chengguan", "zhujian"],
+    "property_service": ["zhujian"],
+    "water_heating": ["shuiwu", "zhujian"],
+    "environment": ["chengguan"],
+    "hazard_manhole": ["shuiwu", "chengguan"],
+    "hazard_streetlight": ["gongdian", "chengguan"],
+    "hazard_building": ["zhujian"],
+    "hazard_fire": ["paichusuo", "zhujian"],
+    "hazard_rental": ["paichusuo"],
+    "dispute_neighbour": ["sifa"],
+    "dispute_family": ["sifa", "minzheng"],
+    "dispute_property": ["sifa", "zhujian"],
     "dispute_labour": ["sifa"],
 }
-OUTCOMES = ["已电话联系群众，说明办理时限", "已与群众约定上门时间", "已告知群众办理进度和联系方式", "群众表示理解，等待处理"]
+OUTCOMES = [
+    "已电话联系群众，说明办理时限",
+    "已与群众约定上门时间",
+    "已告知群众办理进度和联系方式",
+    "群众表示理解，等待处理",
+]
 RESULTS = {
     "hazard": ["已设置警示标志并完成修复", "已联系责任单位更换，现场复查正常", "已清理完毕，建立巡查台账"],
     "dispute": ["经人民调解，双方达成书面协议", "组织双方协商，已和解", "已引导当事人依法维权，并跟踪回访"],
     "consultation": ["已电话解答政策，群众表示清楚", "已将办事指南发送给群众"],
     "other": ["已协调相关单位处理完毕", "已现场处理，群众确认", "已督促物业整改到位", "已上门服务，问题解决"],
 }
-REJECT_REASONS = ["属于司法诉讼程序，已告知群众向人民法院起诉", "不属于本社区受理范围，已告知群众向相关单位反映"]
+REJECT_REASONS = [
+    "属于司法诉讼程序，已告知群众向人民法院起诉",
+    "不属于本社区受理范围，已告知群众向相关单位反映",
+]
 ESCALATE_REASONS = ["超出网格处置能力，需部门处理", "需专业维修队伍", "涉及执法事项"]
 SEND_BACK_REASONS = ["属于网格日常管理事项，请网格先行处置", "材料不全，请补充现场情况后再报"]
-COMMENTS = {"satisfied": ["处理及时，谢谢网格员", "很满意", None], "basically_satisfied": ["基本解决了", None],
-            "unsatisfied": ["问题没有根本解决", "处理太慢了"]}
+COMMENTS = {
+    "satisfied": ["处理及时，谢谢网格员", "很满意", None],
+    "basically_satisfied": ["基本解决了", None],
+    "unsatisfied": ["问题没有根本解决", "处理太慢了"],
+}
 
 
 @dataclass(order=True)
@@ -101,8 +178,10 @@ def step_petitions(ctx: DemoContext) -> None:
     from baiyin_cli.services.demo import mobile, person_name
 
     s, rng, now = ctx.session, ctx.rng, ctx.now
-    ops = {w.username: Operator(w.username, w.name, w.role, w.area_code, w.dept_code)
-           for w in s.execute(select(Worker).where(Worker.active)).scalars()}  # type: ignore[arg-type]
+    ops = {
+        w.username: Operator(w.username, w.name, w.role, w.area_code, w.dept_code)
+        for w in s.execute(select(Worker).where(Worker.active)).scalars()
+    }  # type: ignore[arg-type]
     secretary = {o.area_code: o.username for o in ops.values() if o.role == "secretary"}
     workers: dict[str, list[str]] = {}
     for o in sorted(ops.values(), key=lambda o: o.username):
@@ -134,27 +213,57 @@ def step_petitions(ctx: DemoContext) -> None:
         text = rng.choice(TEXTS[cat][1]).format(place=rng.choice(PLACES))
         home = rng.choice(homes[g["code"]]) if homes.get(g["code"]) and rng.random() < 0.4 else None
         anonymous = home is None and rng.random() < 0.05
-        filing = {"text": text, "category": cat, "channel": channel, "grid": g["code"],
-                  "household": home["code"] if home else None,
-                  "name": None if anonymous else (home["head"] if home and home.get("head") else person_name(rng, rng.choice("MF"))),
-                  "phone": (home.get("phone") if home else None) or mobile(rng), "anonymous": anonymous}
+        filing = {
+            "text": text,
+            "category": cat,
+            "channel": channel,
+            "grid": g["code"],
+            "household": home["code"] if home else None,
+            "name": None
+            if anonymous
+            else (home["head"] if home and home.get("head") else person_name(rng, rng.choice("MF"))),
+            "phone": (home.get("phone") if home else None) or mobile(rng),
+            "anonymous": anonymous,
+        }
         who = g["worker"] if channel == "grid_report" else secretary[g["community"]]
         original = Step(at, next(counter), "", "file", who, filing)
         heapq.heappush(queue, original)
         if rng.random() < 0.03:  # the same matter raised again by a neighbour: a duplicate to merge
-            dup = dict(filing, text=text + "，希望尽快处理", name=person_name(rng, rng.choice("MF")), phone=mobile(rng),
-                       household=None, anonymous=False, channel="hotline_12345", duplicate_of=original.order)
-            heapq.heappush(queue, Step(at + timedelta(minutes=rng.randint(40, 600)), next(counter), "", "file",
-                                       secretary[g["community"]], dup))
+            dup = dict(
+                filing,
+                text=text + "，希望尽快处理",
+                name=person_name(rng, rng.choice("MF")),
+                phone=mobile(rng),
+                household=None,
+                anonymous=False,
+                channel="hotline_12345",
+                duplicate_of=original.order,
+            )
+            heapq.heappush(
+                queue,
+                Step(
+                    at + timedelta(minutes=rng.randint(40, 600)),
+                    next(counter),
+                    "",
+                    "file",
+                    secretary[g["community"]],
+                    dup,
+                ),
+            )
 
     # This morning's: some still waiting for dispatch or for the callback (the triage queue's top).
     for _ in range(8):
         at = now - timedelta(minutes=rng.randint(5, 180))
         g = rng.choice(grids)
         cat = rng.choices(cats, weights=[TEXTS[c][0] for c in cats])[0]
-        filing = {"text": rng.choice(TEXTS[cat][1]).format(place=rng.choice(PLACES)), "category": cat,
-                  "channel": rng.choice(["hotline_12345", "mini_program", "qr"]), "grid": g["code"],
-                  "name": person_name(rng, rng.choice("MF")), "phone": mobile(rng)}
+        filing = {
+            "text": rng.choice(TEXTS[cat][1]).format(place=rng.choice(PLACES)),
+            "category": cat,
+            "channel": rng.choice(["hotline_12345", "mini_program", "qr"]),
+            "grid": g["code"],
+            "name": person_name(rng, rng.choice("MF")),
+            "phone": mobile(rng),
+        }
         heapq.heappush(queue, Step(at, next(counter), "", "file", secretary[g["community"]], filing))
 
     # The grid_report petitions the visits step filed are worked the same way.
@@ -179,8 +288,17 @@ def step_petitions(ctx: DemoContext) -> None:
                 filed_numbers[st.order] = number
                 target = filed_numbers.get(original) if original is not None else None
                 if target:
-                    heapq.heappush(queue, Step(st.at + timedelta(minutes=rng.randint(5, 40)), next(counter), number,
-                                               "merge", secretary[p["community"]], {"into": target}))
+                    heapq.heappush(
+                        queue,
+                        Step(
+                            st.at + timedelta(minutes=rng.randint(5, 40)),
+                            next(counter),
+                            number,
+                            "merge",
+                            secretary[p["community"]],
+                            {"into": target},
+                        ),
+                    )
                     continue
                 for nxt in planner.plan(number, p["category"], p["community"], p["grid"], st.at, st.at):
                     heapq.heappush(queue, nxt)
@@ -188,8 +306,14 @@ def step_petitions(ctx: DemoContext) -> None:
                 petitions.apply(s, op, st.number, st.verb, at=st.at, **st.data)
         except GridError as exc:
             if st.verb == "merge":  # the original was no longer running: the duplicate is declined instead
-                petitions.apply(s, op, st.number, "reject", at=st.at,
-                                reason="重复反映，原诉求已办结：" + str(st.data["into"]))
+                petitions.apply(
+                    s,
+                    op,
+                    st.number,
+                    "reject",
+                    at=st.at,
+                    reason="重复反映，原诉求已办结：" + str(st.data["into"]),
+                )
                 continue
             # A plan the workflow refuses is a bug in the plan: leave the petition where it is, count it.
             broken.add(st.number)
@@ -204,12 +328,14 @@ def step_petitions(ctx: DemoContext) -> None:
 class _Planner:
     """One petition's path from filing to closing, as timed steps (stopping at the clock)."""
 
-    def __init__(self, rng: Any, now: datetime, secretary: dict[str, str], workers: dict[str, list[str]],
-                 counter: Any) -> None:
+    def __init__(
+        self, rng: Any, now: datetime, secretary: dict[str, str], workers: dict[str, list[str]], counter: Any
+    ) -> None:
         self.rng, self.now, self.secretary, self.workers, self.counter = rng, now, secretary, workers, counter
 
-    def plan(self, number: str, category: str, community: str, grid: str | None, base: datetime,
-             filed_at: datetime) -> list[Step]:
+    def plan(
+        self, number: str, category: str, community: str, grid: str | None, base: datetime, filed_at: datetime
+    ) -> list[Step]:
         from baiyin_cli import config
         from baiyin_cli.services import workcalendar
 
@@ -224,7 +350,9 @@ class _Planner:
 
         sec = self.secretary[community]
         group = config.load().get(f"categories.{category}.group") or "other"
-        pool = self.workers.get(grid or "") or [w for g, ws in self.workers.items() if g.startswith(community) for w in ws]
+        pool = self.workers.get(grid or "") or [
+            w for g, ws in self.workers.items() if g.startswith(community) for w in ws
+        ]
         if not pool:
             return []
         full_time = [w for w in pool if w.startswith("wg")] or pool
@@ -238,8 +366,13 @@ class _Planner:
             worker = rng.choice([w for w in pool if w != worker])
             add(rng.uniform(2, 8), "assign", sec, to=worker, note="原网格员请假，改派")
         callback = rng.uniform(35, 240) if late_callback else rng.uniform(4, 27)
-        add((filed_at + timedelta(minutes=callback) - t).total_seconds() / 60, "contact", worker,
-            how=rng.choices(["phone", "visit", "sms"], weights=[80, 15, 5])[0], outcome=rng.choice(OUTCOMES))
+        add(
+            (filed_at + timedelta(minutes=callback) - t).total_seconds() / 60,
+            "contact",
+            worker,
+            how=rng.choices(["phone", "visit", "sms"], weights=[80, 15, 5])[0],
+            outcome=rng.choice(OUTCOMES),
+        )
         days = int(config.load().get(f"categories.{category}.days") or 5)
         due, _ = workcalendar.resolve_due(filed_at, days)
         window = max((due - t).total_seconds() / 60, 120.0)
@@ -251,9 +384,20 @@ class _Planner:
         holder = worker
         if group != "consultation" and rng.random() < 0.15:
             dept = rng.choice(DEPTS.get(category, ["chengguan"]))
-            add(rng.uniform(30, 0.25 * window), "escalate", worker, dept=dept, reason=rng.choice(ESCALATE_REASONS))
+            add(
+                rng.uniform(30, 0.25 * window),
+                "escalate",
+                worker,
+                dept=dept,
+                reason=rng.choice(ESCALATE_REASONS),
+            )
             if rng.random() < 0.33:
-                add(rng.uniform(120, 0.25 * window), "send_back", f"dept_{dept}", reason=rng.choice(SEND_BACK_REASONS))
+                add(
+                    rng.uniform(120, 0.25 * window),
+                    "send_back",
+                    f"dept_{dept}",
+                    reason=rng.choice(SEND_BACK_REASONS),
+                )
             else:
                 holder = f"dept_{dept}"
         if stuck:
@@ -261,10 +405,19 @@ class _Planner:
         spent = (t - filed_at).total_seconds() / 60
         remaining = (due - filed_at).total_seconds() / 60 - spent
         if late:
-            add(remaining + rng.uniform(60, 3 * 1440), "resolve", holder, result=rng.choice(RESULTS.get(group, RESULTS["other"])))
+            add(
+                remaining + rng.uniform(60, 3 * 1440),
+                "resolve",
+                holder,
+                result=rng.choice(RESULTS.get(group, RESULTS["other"])),
+            )
         else:
-            add(rng.uniform(30, max(60.0, 0.9 * remaining)), "resolve", holder,
-                result=rng.choice(RESULTS.get(group, RESULTS["other"])))
+            add(
+                rng.uniform(30, max(60.0, 0.9 * remaining)),
+                "resolve",
+                holder,
+                result=rng.choice(RESULTS.get(group, RESULTS["other"])),
+            )
         self._rate_and_close(add, sec, worker, group)
         return steps
 
@@ -277,9 +430,20 @@ class _Planner:
             rating = rng.choices(["satisfied", "basically_satisfied", "unsatisfied"], weights=[86, 10, 4])[0]
             add(rng.uniform(60, 3 * 1440), "rate", sec, rating=rating, comment=rng.choice(COMMENTS[rating]))
             if rating == "unsatisfied":
-                add(rng.uniform(60, 1440), "resolve", worker, result="重新处理：" + rng.choice(RESULTS.get(group, RESULTS["other"])))
+                add(
+                    rng.uniform(60, 1440),
+                    "resolve",
+                    worker,
+                    result="重新处理：" + rng.choice(RESULTS.get(group, RESULTS["other"])),
+                )
                 second = rng.choice(["satisfied", "basically_satisfied"])
-                add(rng.uniform(60, 2 * 1440), "rate", sec, rating=second, comment=rng.choice(COMMENTS[second]))
+                add(
+                    rng.uniform(60, 2 * 1440),
+                    "rate",
+                    sec,
+                    rating=second,
+                    comment=rng.choice(COMMENTS[second]),
+                )
             add(rng.uniform(30, 1440), "close", sec)
         else:
             add(lapse + rng.uniform(10, 2 * 1440), "close", sec)

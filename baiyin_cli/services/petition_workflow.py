@@ -90,37 +90,81 @@ _WORKING = _s("contacted", "in_progress")
 
 TRANSITIONS: tuple[Transition, ...] = (
     # 派单 / 改派: the secretary sends it to a grid worker of the community (again, if need be).
-    Transition("assign", _s("submitted", "assigned", "contacted", "in_progress"), "assigned",
-               ("secretary", "admin"), needs=("to",)),
+    Transition(
+        "assign",
+        _s("submitted", "assigned", "contacted", "in_progress"),
+        "assigned",
+        ("secretary", "admin"),
+        needs=("to",),
+    ),
     # 回访: the 30-minute callback; later calls (e.g. to a merged reporter) only add to the history.
     Transition("contact", _s("assigned"), "contacted", ("assignee", "admin"), needs=("how", "outcome")),
     Transition("contact", _WORKING, STAY, ("assignee", "admin"), needs=("how", "outcome")),
     Transition("start", _s("contacted"), "in_progress", ("assignee", "admin")),
     # 上报 (grid -> department) and 转办 (department -> another department).
-    Transition("escalate", _WORKING, "escalated", ("assignee", "secretary", "admin"), needs=("dept", "reason")),
-    Transition("escalate", _s("escalated"), "escalated", ("department", "secretary", "admin"),
-               needs=("dept", "reason")),
+    Transition(
+        "escalate", _WORKING, "escalated", ("assignee", "secretary", "admin"), needs=("dept", "reason")
+    ),
+    Transition(
+        "escalate",
+        _s("escalated"),
+        "escalated",
+        ("department", "secretary", "admin"),
+        needs=("dept", "reason"),
+    ),
     # 退回: the department sends it back to the grid.
     Transition("send_back", _s("escalated"), "in_progress", ("department", "admin"), needs=("reason",)),
     # 办结: by whoever holds the case.
     Transition("resolve", _WORKING, "resolved", ("assignee", "secretary", "admin"), needs=("result",)),
-    Transition("resolve", _s("escalated"), "resolved", ("department", "secretary", "admin"), needs=("result",)),
+    Transition(
+        "resolve", _s("escalated"), "resolved", ("department", "secretary", "admin"), needs=("result",)
+    ),
     # 群众来评, recorded on the resident's behalf; 不满意 reopens the case to the assignee.
-    Transition("rate", _s("resolved"), STAY, ("secretary", "admin"), needs=("rating",),
-               when=("rating", _s("satisfied", "basically_satisfied")), guard="unrated"),
-    Transition("rate", _s("resolved"), "in_progress", ("secretary", "admin"), needs=("rating",),
-               when=("rating", _s("unsatisfied")), guard="unrated"),
+    Transition(
+        "rate",
+        _s("resolved"),
+        STAY,
+        ("secretary", "admin"),
+        needs=("rating",),
+        when=("rating", _s("satisfied", "basically_satisfied")),
+        guard="unrated",
+    ),
+    Transition(
+        "rate",
+        _s("resolved"),
+        "in_progress",
+        ("secretary", "admin"),
+        needs=("rating",),
+        when=("rating", _s("unsatisfied")),
+        guard="unrated",
+    ),
     # 结案: after the rating, or once the evaluation period has lapsed.
     Transition("close", _s("resolved"), "closed", ("secretary", "admin"), guard="rated_or_lapsed"),
-    Transition("reject", _s("submitted", "assigned", "contacted"), "rejected", ("secretary", "admin"),
-               needs=("reason",)),
-    Transition("merge", _s("submitted", "assigned", "contacted", "in_progress"), "duplicate",
-               ("secretary", "admin"), needs=("into",)),
+    Transition(
+        "reject",
+        _s("submitted", "assigned", "contacted"),
+        "rejected",
+        ("secretary", "admin"),
+        needs=("reason",),
+    ),
+    Transition(
+        "merge",
+        _s("submitted", "assigned", "contacted", "in_progress"),
+        "duplicate",
+        ("secretary", "admin"),
+        needs=("into",),
+    ),
     Transition("reopen", _s("resolved", "closed"), "in_progress", ("secretary", "admin"), needs=("reason",)),
     Transition("reopen", _s("rejected", "duplicate"), "submitted", ("secretary", "admin"), needs=("reason",)),
     # Entries fired by other services; they never change the status.
-    Transition("mediate", ACTIVE | _s("closed"), STAY, ("grid_worker", "secretary", "admin"),
-               needs=("visit_id",), offered=False),
+    Transition(
+        "mediate",
+        ACTIVE | _s("closed"),
+        STAY,
+        ("grid_worker", "secretary", "admin"),
+        needs=("visit_id",),
+        offered=False,
+    ),
     Transition("absorb", RUNNING, STAY, ("secretary", "admin"), needs=("from",), offered=False),
     Transition("detach", frozenset(STATES), STAY, ("secretary", "admin"), needs=("from",), offered=False),
 )
@@ -230,7 +274,9 @@ def events(*, offered_only: bool = True) -> list[str]:
     return seen
 
 
-def next_due(status: str, contacted_at: datetime | None, contact_due: datetime, resolve_due: datetime) -> datetime | None:
+def next_due(
+    status: str, contacted_at: datetime | None, contact_due: datetime, resolve_due: datetime
+) -> datetime | None:
     """The deadline the clock runs against: the callback until it is made, then the resolution."""
     if status not in RUNNING:
         return None
@@ -263,10 +309,28 @@ class Facts:
             resolved = p.get("resolved_at")
             if isinstance(resolved, str):
                 resolved = datetime.fromisoformat(resolved)
-            return cls(p["number"], p["status"], p.get("community"), p.get("grid"), p.get("assignee"),
-                       p.get("dept"), p.get("rating"), resolved, int(p.get("version") or 1))
-        return cls(p.number, p.status, p.community_code, p.grid_code, p.assignee, p.dept_code,
-                   p.rating, p.resolved_at, p.version)
+            return cls(
+                p["number"],
+                p["status"],
+                p.get("community"),
+                p.get("grid"),
+                p.get("assignee"),
+                p.get("dept"),
+                p.get("rating"),
+                resolved,
+                int(p.get("version") or 1),
+            )
+        return cls(
+            p.number,
+            p.status,
+            p.community_code,
+            p.grid_code,
+            p.assignee,
+            p.dept_code,
+            p.rating,
+            p.resolved_at,
+            p.version,
+        )
 
 
 def relations(op: Operator | None, f: Facts) -> frozenset[str]:
@@ -301,7 +365,9 @@ def _fires(op: Operator | None, t: Transition, f: Facts) -> bool:
     return op is not None and op.may_write() and bool(set(t.roles) & relations(op, f))
 
 
-def allowed(op: Operator | None, p: Any, *, at: datetime | None = None, offered_only: bool = True) -> list[str]:
+def allowed(
+    op: Operator | None, p: Any, *, at: datetime | None = None, offered_only: bool = True
+) -> list[str]:
     """Events `op` may fire on petition `p` now (state, relation and guards all hold)."""
     f = Facts.of(p)
     at = at or timeutil.now()
@@ -329,8 +395,10 @@ def _from_here(status: str) -> str:
     if not by_event:
         return NONE_ALLOWED.text()
     sep = "; " if get_lang() == "en" else "；"
-    return sep.join(f"{event_label(e)}（{_who(r)}）" if get_lang() != "en" else f"{event_label(e)} ({_who(r)})"
-                    for e, r in by_event.items())
+    return sep.join(
+        f"{event_label(e)}（{_who(r)}）" if get_lang() != "en" else f"{event_label(e)} ({_who(r)})"
+        for e, r in by_event.items()
+    )
 
 
 def _labels(evts: list[str]) -> str:
@@ -350,14 +418,25 @@ def check(op: Operator | None, p: Any, event: str, data: Mapping[str, Any], at: 
     op = require_write(op)
     here = [t for t in rows if f.status in t.sources]
     if not here:
-        raise Conflict(NOT_FROM_STATE, number=f.number, status=status_label(f.status), event=event_label(event),
-                       allowed=_from_here(f.status))
+        raise Conflict(
+            NOT_FROM_STATE,
+            number=f.number,
+            status=status_label(f.status),
+            event=event_label(event),
+            allowed=_from_here(f.status),
+        )
     here = [t for t in here if _matches_when(t, data)] or here
     mine = [t for t in here if _fires(op, t, f)]
     if not mine:
         roles = {r for t in here for r in t.roles}
-        raise NotPermitted(NOT_YOUR_ROLE, username=op.username, number=f.number, event=event_label(event),
-                           roles=_who(roles), allowed=_labels(allowed(op, f, at=at)))
+        raise NotPermitted(
+            NOT_YOUR_ROLE,
+            username=op.username,
+            number=f.number,
+            event=event_label(event),
+            roles=_who(roles),
+            allowed=_labels(allowed(op, f, at=at)),
+        )
     for t in mine:
         if _guard_ok(t.guard, f, at):
             missing = [n for n in t.needs if data.get(n) in (None, "")]
@@ -366,8 +445,12 @@ def check(op: Operator | None, p: Any, event: str, data: Mapping[str, Any], at: 
             return t
     t = mine[0]
     if t.guard == "unrated":
-        raise Conflict(ALREADY_RATED, number=f.number, rating=label(f.rating or "", RATING_LABELS),
-                       allowed=_labels(allowed(op, f, at=at)))
+        raise Conflict(
+            ALREADY_RATED,
+            number=f.number,
+            rating=label(f.rating or "", RATING_LABELS),
+            allowed=_labels(allowed(op, f, at=at)),
+        )
     until = evaluation_ends(f.resolved_at) if f.resolved_at else at
     raise Conflict(NOT_YET_CLOSABLE, number=f.number, until=timeutil.fmt(until))
 
@@ -439,18 +522,34 @@ def apply(
     # number is the new version (entry N of a petition is its version N; the unique index on
     # (petition_id, seq) backs it).
     version = p.version + 1
-    result = session.execute(_update_statement(frozenset(values)), {**values, "_id": p.id, "_version": p.version})
+    result = session.execute(
+        _update_statement(frozenset(values)), {**values, "_id": p.id, "_version": p.version}
+    )
     if result.rowcount != 1:
         raise _changed_by(session, p.id, p.number)  # type: ignore[arg-type]
     session.execute(
         _insert_event_statement(),
-        {"petition_id": p.id, "seq": version, "event": event, "from_status": p.status, "to_status": target,
-         "actor": op.username, "occurred_at": at, "recorded_at": now, "note": note,
-         "data": _jsonable(data) or None},
+        {
+            "petition_id": p.id,
+            "seq": version,
+            "event": event,
+            "from_status": p.status,
+            "to_status": target,
+            "actor": op.username,
+            "occurred_at": at,
+            "recorded_at": now,
+            "note": note,
+            "data": _jsonable(data) or None,
+        },
     )
     audit.record(
-        session, op, f"petition.{event}", "petition", p.number,
-        before=before, after={"status": target, "version": version},
+        session,
+        op,
+        f"petition.{event}",
+        "petition",
+        p.number,
+        before=before,
+        after={"status": target, "version": version},
         detail=_scrubbed(data) or None,
         occurred_at=at,
     )
@@ -517,8 +616,15 @@ def _last_step_statement():  # type: ignore[no-untyped-def]
     )
 
 
-def first_event(session: Session, op: Operator | None, p: Petition, *, at: datetime, note: str | None = None,
-                data: Mapping[str, Any] | None = None) -> None:
+def first_event(
+    session: Session,
+    op: Operator | None,
+    p: Petition,
+    *,
+    at: datetime,
+    note: str | None = None,
+    data: Mapping[str, Any] | None = None,
+) -> None:
     """History entry number 1: the filing (from nothing to the initial state)."""
     from baiyin_cli.models import PetitionEvent
 

@@ -36,48 +36,75 @@ if TYPE_CHECKING:
 
 NOT_FOUND = M("petition.not_found", "找不到诉求 {number}", "No petition {number}")
 BAD_CATEGORY = M(
-    "petition.bad_category", "诉求类别无效：{value}（可选：{choices}）", "Invalid category: {value} (one of: {choices})"
+    "petition.bad_category",
+    "诉求类别无效：{value}（可选：{choices}）",
+    "Invalid category: {value} (one of: {choices})",
 )
 BAD_CHANNEL = M(
-    "petition.bad_channel", "反映渠道无效：{value}（可选：{choices}）", "Invalid channel: {value} (one of: {choices})"
+    "petition.bad_channel",
+    "反映渠道无效：{value}（可选：{choices}）",
+    "Invalid channel: {value} (one of: {choices})",
 )
-BAD_STATUS = M("petition.bad_status", "状态无效：{value}（可选：{choices}）", "Invalid status: {value} (one of: {choices})")
-BAD_HOW = M("petition.bad_how", "回访方式无效：{value}（可选 phone/visit/sms）", "Invalid callback way: {value} (phone/visit/sms)")
+BAD_STATUS = M(
+    "petition.bad_status",
+    "状态无效：{value}（可选：{choices}）",
+    "Invalid status: {value} (one of: {choices})",
+)
+BAD_HOW = M(
+    "petition.bad_how",
+    "回访方式无效：{value}（可选 phone/visit/sms）",
+    "Invalid callback way: {value} (phone/visit/sms)",
+)
 NEEDS_PLACE = M(
-    "petition.needs_place", "请用 --grid 或 --community 指明诉求所在的网格或社区",
+    "petition.needs_place",
+    "请用 --grid 或 --community 指明诉求所在的网格或社区",
     "Say where it is: --grid or --community",
 )
 BAD_PLACE_LEVEL = M(
-    "petition.bad_place_level", "{flag} 应为{level}代码，{code} 是{actual}",
+    "petition.bad_place_level",
+    "{flag} 应为{level}代码，{code} 是{actual}",
     "{flag} takes a {level} code; {code} is a {actual}",
 )
 PLACE_MISMATCH = M(
-    "petition.place_mismatch", "网格 {grid} 不属于社区 {community}", "Grid {grid} is not in community {community}",
+    "petition.place_mismatch",
+    "网格 {grid} 不属于社区 {community}",
+    "Grid {grid} is not in community {community}",
 )
 HOUSEHOLD_NOT_FOUND = M("petition.household_not_found", "找不到住户 {code}", "No household {code}")
 HOUSEHOLD_ELSEWHERE = M(
-    "petition.household_elsewhere", "住户 {code} 属于网格 {grid}，不在 {place}",
+    "petition.household_elsewhere",
+    "住户 {code} 属于网格 {grid}，不在 {place}",
     "Household {code} belongs to grid {grid}, not to {place}",
 )
 VISIT_NOT_FOUND = M("petition.visit_not_found", "找不到走访记录 {id}", "No visit {id}")
 ANONYMOUS_NAME = M(
-    "petition.anonymous_name", "匿名诉求不记录姓名（去掉 --name 或 --anonymous）",
+    "petition.anonymous_name",
+    "匿名诉求不记录姓名（去掉 --name 或 --anonymous）",
     "An anonymous petition keeps no name (drop --name or --anonymous)",
 )
 ASSIGNEE_INVALID = M(
-    "petition.assignee_invalid", "{username} 不是社区 {community} 的在岗网格员",
+    "petition.assignee_invalid",
+    "{username} 不是社区 {community} 的在岗网格员",
     "{username} is not an active grid worker of community {community}",
 )
-ALREADY_ASSIGNED = M("petition.already_assigned", "诉求 {number} 已派给 {username}", "Petition {number} is already assigned to {username}")
-DEPT_INVALID = M("petition.dept_invalid", "部门 {code} 不存在或已停用", "Department {code} does not exist or is inactive")
+ALREADY_ASSIGNED = M(
+    "petition.already_assigned",
+    "诉求 {number} 已派给 {username}",
+    "Petition {number} is already assigned to {username}",
+)
+DEPT_INVALID = M(
+    "petition.dept_invalid", "部门 {code} 不存在或已停用", "Department {code} does not exist or is inactive"
+)
 SAME_DEPT = M("petition.same_dept", "诉求 {number} 已在 {code}", "Petition {number} is already with {code}")
 MERGE_SELF = M("petition.merge_self", "不能把诉求合并到它自己", "A petition cannot be merged into itself")
 MERGE_OTHER_COMMUNITY = M(
-    "petition.merge_other_community", "只能合并同一社区的诉求（{number} 属于 {community}）",
+    "petition.merge_other_community",
+    "只能合并同一社区的诉求（{number} 属于 {community}）",
     "Only petitions of the same community can be merged ({number} is in {community})",
 )
 MERGE_TARGET_STATE = M(
-    "petition.merge_target_state", "不能并入「{status}」的诉求 {number}：它须在办理中（待派单至已上报）",
+    "petition.merge_target_state",
+    "不能并入「{status}」的诉求 {number}：它须在办理中（待派单至已上报）",
     "Cannot merge into {number}, which is {status}: it must still be running (submitted to escalated)",
 )
 DURATION_BAD = M("petition.bad_limit", "{field} 应为正数", "{field} must be positive")
@@ -192,7 +219,13 @@ SIMILAR_CANDIDATES = 500
 
 
 def find_similar(
-    session: Session, *, community: str, text: str, phone: str | None, at: datetime, exclude: int | None = None
+    session: Session,
+    *,
+    community: str,
+    text: str,
+    phone: str | None,
+    at: datetime,
+    exclude: int | None = None,
 ) -> list[dict[str, Any]]:
     """Running petitions of the community with very similar text, or from the same phone.
 
@@ -200,7 +233,6 @@ def find_similar(
     community filed within `petition.similar_days`, plus those from the same phone: exactly
     the ones the secretary could `merge` the new petition into.
     """
-    from sqlalchemy import or_
     from sqlmodel import select
 
     from baiyin_cli import config
@@ -209,13 +241,23 @@ def find_similar(
     cfg = config.load()
     threshold = float(cfg.get("petition.similar_threshold", 0.6))
     since = at - timedelta(days=int(cfg.get("petition.similar_days", 30)))
-    cols = (Petition.id, Petition.number, Petition.text, Petition.status, Petition.filed_at, Petition.reporter_phone)
+    cols = (
+        Petition.id,
+        Petition.number,
+        Petition.text,
+        Petition.status,
+        Petition.filed_at,
+        Petition.reporter_phone,
+    )
     base = select(*cols).where(
-        Petition.community_code == community, Petition.status.in_(sorted(wf.RUNNING))  # type: ignore[attr-defined]
+        Petition.community_code == community,
+        Petition.status.in_(sorted(wf.RUNNING)),  # type: ignore[attr-defined]
     )
     if exclude is not None:
         base = base.where(Petition.id != exclude)
-    recent = base.where(Petition.filed_at >= since).order_by(Petition.filed_at.desc()).limit(SIMILAR_CANDIDATES)  # type: ignore[attr-defined]
+    recent = (
+        base.where(Petition.filed_at >= since).order_by(Petition.filed_at.desc()).limit(SIMILAR_CANDIDATES)
+    )  # type: ignore[attr-defined]
     rows = {r.id: r for r in session.execute(recent)}
     if phone:
         same_phone = base.where(Petition.phone_last4 == phone[-4:], Petition.reporter_phone == phone)
@@ -231,14 +273,16 @@ def find_similar(
         if phone and r.reporter_phone == phone:
             reasons.append("phone")
         if reasons:
-            out.append({
-                "number": r.number,
-                "status": r.status,
-                "filed_at": timeutil.iso(r.filed_at),
-                "text": scrub(r.text[:80]),
-                "score": score,
-                "reasons": reasons,
-            })
+            out.append(
+                {
+                    "number": r.number,
+                    "status": r.status,
+                    "filed_at": timeutil.iso(r.filed_at),
+                    "text": scrub(r.text[:80]),
+                    "score": score,
+                    "reasons": reasons,
+                }
+            )
     out.sort(key=lambda c: (-c["score"], c["number"]))
     return out
 
@@ -430,23 +474,36 @@ def _place(
     if grid:
         g = get_area(session, grid)
         if g.level != "grid":
-            raise InvalidInput(BAD_PLACE_LEVEL, flag="--grid", level=_label("grid"), code=g.code, actual=_label(g.level))
+            raise InvalidInput(
+                BAD_PLACE_LEVEL, flag="--grid", level=_label("grid"), code=g.code, actual=_label(g.level)
+            )
         grid_code = g.code
     if community:
         c = get_area(session, community)
         if c.level != "community":
-            raise InvalidInput(BAD_PLACE_LEVEL, flag="--community", level=_label("community"), code=c.code,
-                               actual=_label(c.level))
+            raise InvalidInput(
+                BAD_PLACE_LEVEL,
+                flag="--community",
+                level=_label("community"),
+                code=c.code,
+                actual=_label(c.level),
+            )
         if grid_code and g.parent_code != c.code:
             raise InvalidInput(PLACE_MISMATCH, grid=grid_code, community=c.code)
         community_code = c.code
     else:
         community_code = g.parent_code  # type: ignore[assignment]
     if household is not None:
-        inside = household.grid_code == grid_code if grid_code else household.grid_code.startswith(community_code)
+        inside = (
+            household.grid_code == grid_code if grid_code else household.grid_code.startswith(community_code)
+        )
         if not inside:
-            raise InvalidInput(HOUSEHOLD_ELSEWHERE, code=household.code, grid=household.grid_code,
-                               place=grid_code or community_code)
+            raise InvalidInput(
+                HOUSEHOLD_ELSEWHERE,
+                code=household.code,
+                grid=household.grid_code,
+                place=grid_code or community_code,
+            )
         grid_code = grid_code or household.grid_code
     return community_code, grid_code
 
@@ -531,13 +588,29 @@ def file_petition(
     session.add(p)
     session.flush()
     if name_v or phone_v:
-        session.add(PetitionReporter(petition_id=p.id, name=name_v, phone=phone_v, from_number=number,  # type: ignore[arg-type]
-                                     added_at=filed_at))
-    wf.first_event(session, op, p, at=filed_at, data={"channel": channel_v, "similar": [c["number"] for c in similar]})
+        session.add(
+            PetitionReporter(
+                petition_id=p.id,
+                name=name_v,
+                phone=phone_v,
+                from_number=number,  # type: ignore[arg-type]
+                added_at=filed_at,
+            )
+        )
+    wf.first_event(
+        session, op, p, at=filed_at, data={"channel": channel_v, "similar": [c["number"] for c in similar]}
+    )
     public = petition_public(p, household=hh.code if hh else None)
-    audit.record(session, op, "petition.file", "petition", number,
-                 after={k: public[k] for k in ("category", "channel", "community", "grid", "status")}
-                 | {"reporter_phone": phone_v}, occurred_at=at)
+    audit.record(
+        session,
+        op,
+        "petition.file",
+        "petition",
+        number,
+        after={k: public[k] for k in ("category", "channel", "community", "grid", "status")}
+        | {"reporter_phone": phone_v},
+        occurred_at=at,
+    )
     return {**public, "clock": clock(p, now), "similar": similar}
 
 
@@ -598,8 +671,15 @@ def _queue_filter(
 
     from baiyin_cli.models import Petition
 
-    clauses: list[Any] = [petition_scope_clause(op, community=Petition.community_code, grid=Petition.grid_code,
-                                                assignee=Petition.assignee, dept=Petition.dept_code)]
+    clauses: list[Any] = [
+        petition_scope_clause(
+            op,
+            community=Petition.community_code,
+            grid=Petition.grid_code,
+            assignee=Petition.assignee,
+            dept=Petition.dept_code,
+        )
+    ]
     wanted = _statuses(statuses)
     if wanted is not None:
         clauses.append(Petition.status.in_(sorted(wanted)))  # type: ignore[attr-defined]
@@ -613,7 +693,9 @@ def _queue_filter(
         if code in cats:
             clauses.append(Petition.category == code)
         elif code in category_groups():
-            clauses.append(Petition.category.in_(sorted(c for c, v in cats.items() if v.get("group") == code)))  # type: ignore[attr-defined]
+            clauses.append(
+                Petition.category.in_(sorted(c for c, v in cats.items() if v.get("group") == code))
+            )  # type: ignore[attr-defined]
         else:
             raise InvalidInput(BAD_CATEGORY, value=category, choices=", ".join([*cats, *category_groups()]))
     due_at = Petition.due_at
@@ -664,12 +746,16 @@ def _after(session: Session, wanted: frozenset[str] | None, number: str) -> tupl
 
     a = get_petition(session, number)
     if _newest_first(wanted):
-        return None, and_(Petition.filed_at <= a.filed_at,  # type: ignore[operator]
-                          or_(Petition.filed_at < a.filed_at, Petition.id < a.id))  # type: ignore[operator]
+        return None, and_(
+            Petition.filed_at <= a.filed_at,  # type: ignore[operator]
+            or_(Petition.filed_at < a.filed_at, Petition.id < a.id),
+        )  # type: ignore[operator]
     if a.due_at is None:
         return None, Petition.id > a.id  # type: ignore[operator]
-    return and_(Petition.due_at >= a.due_at,  # type: ignore[operator]
-                or_(Petition.due_at > a.due_at, Petition.id > a.id)), true()  # type: ignore[operator]
+    return and_(
+        Petition.due_at >= a.due_at,  # type: ignore[operator]
+        or_(Petition.due_at > a.due_at, Petition.id > a.id),
+    ), true()  # type: ignore[operator]
 
 
 def list_petitions(
@@ -697,17 +783,24 @@ def list_petitions(
     `text` matches the text, the number, the address or the phone's last four digits.
     `after` (a petition number) pages by keyset: the rows after that one, in this order.
     """
+    from sqlalchemy import func
+    from sqlalchemy import select as core_select
     from sqlmodel import select
 
     from baiyin_cli.models import Household, Petition
 
-    from sqlalchemy import func
-    from sqlalchemy import select as core_select
-
     op = require(op)
     now = timeutil.now()
-    filters: dict[str, Any] = dict(area=area, assignee=assignee, category=category, overdue=overdue,
-                                   due_within=due_within, mine=mine, text=text, now=now)
+    filters: dict[str, Any] = dict(
+        area=area,
+        assignee=assignee,
+        category=category,
+        overdue=overdue,
+        due_within=due_within,
+        mine=mine,
+        text=text,
+        now=now,
+    )
     clauses, wanted = _queue_filter(session, op, statuses=statuses, **filters)
     base = select(Petition, Household.code).outerjoin(Household, Household.id == Petition.household_id)  # type: ignore[arg-type]
     on_running, on_stopped = _after(session, wanted, after) if after else (True, True)
@@ -722,7 +815,12 @@ def list_petitions(
         if wanted is None or wf.RUNNING <= wanted:
             running, _ = _queue_filter(session, op, statuses=[STATUS_ALL], **filters)
         parts = [
-            ("running", running, [Petition.due_at.is_not(None), on_running], (Petition.due_at.asc(), Petition.id.asc())),  # type: ignore[union-attr]
+            (
+                "running",
+                running,
+                [Petition.due_at.is_not(None), on_running],
+                (Petition.due_at.asc(), Petition.id.asc()),
+            ),  # type: ignore[union-attr]
             ("stopped", clauses, [Petition.due_at.is_(None), on_stopped], (Petition.id.asc(),)),  # type: ignore[union-attr]
         ]
     out: list[dict[str, Any]] = []
@@ -779,9 +877,19 @@ def count_petitions(
     from baiyin_cli.models import Petition
 
     op = require(op)
-    clauses, _wanted = _queue_filter(session, op, statuses=statuses, area=area, assignee=assignee,
-                                     category=category, overdue=overdue, due_within=due_within, mine=mine,
-                                     text=text, now=timeutil.now())
+    clauses, _wanted = _queue_filter(
+        session,
+        op,
+        statuses=statuses,
+        area=area,
+        assignee=assignee,
+        category=category,
+        overdue=overdue,
+        due_within=due_within,
+        mine=mine,
+        text=text,
+        now=timeutil.now(),
+    )
     return int(session.execute(select(func.count()).select_from(Petition).where(*clauses)).scalar_one())
 
 
@@ -800,12 +908,16 @@ def queue_counts(session: Session, op: Operator | None, *, area: str | None = No
 
     op = require(op)
     now = timeutil.now()
-    common: dict[str, Any] = dict(area=area, assignee=None, category=None, due_within=None, mine=False, text=None,
-                                  now=now)
+    common: dict[str, Any] = dict(
+        area=area, assignee=None, category=None, due_within=None, mine=False, text=None, now=now
+    )
     clauses, _wanted = _queue_filter(session, op, statuses=None, overdue=False, **common)
-    by_status = {st: int(n) for st, n in session.execute(
-        select(Petition.status, func.count()).where(*clauses).group_by(Petition.status)
-    )}
+    by_status = {
+        st: int(n)
+        for st, n in session.execute(
+            select(Petition.status, func.count()).where(*clauses).group_by(Petition.status)
+        )
+    }
     late, _ = _queue_filter(session, op, statuses=[STATUS_ALL], overdue=True, **common)
     overdue = session.execute(select(func.count()).select_from(Petition).where(*late)).scalar_one()
     return {
@@ -833,7 +945,9 @@ def _where(p: Petition) -> dict[str, str | None]:
     return {"community": p.community_code, "grid": p.grid_code, "assignee": p.assignee, "dept": p.dept_code}
 
 
-def show_petition(session: Session, op: Operator | None, number: str, *, reveal: bool = False) -> dict[str, Any]:
+def show_petition(
+    session: Session, op: Operator | None, number: str, *, reveal: bool = False
+) -> dict[str, Any]:
     """Every field, both deadlines, the history (who, when, from -> to, note), reporters, merged duplicates."""
     from sqlmodel import select
 
@@ -844,8 +958,14 @@ def show_petition(session: Session, op: Operator | None, number: str, *, reveal:
     op = require_petition(op, **_where(p))
     if reveal:
         require_reveal(op, p.grid_code or p.community_code)
-        audit.record(session, op, "petition.reveal", "petition", p.number,
-                     detail={"fields": ["reporter_name", "reporter_phone", "text", "reporters"]})
+        audit.record(
+            session,
+            op,
+            "petition.reveal",
+            "petition",
+            p.number,
+            detail={"fields": ["reporter_name", "reporter_phone", "text", "reporters"]},
+        )
     d = petition_public(p, reveal=reveal, household=_household_code(session, p.household_id))
     d["clock"] = clock(p)
     d["allowed_events"] = wf.allowed(op, p)
@@ -854,7 +974,9 @@ def show_petition(session: Session, op: Operator | None, number: str, *, reveal:
     def text_of(v: Any) -> Any:
         return v if reveal or not isinstance(v, str) else scrub(v)
 
-    events = session.exec(select(PetitionEvent).where(PetitionEvent.petition_id == p.id).order_by(PetitionEvent.seq))
+    events = session.exec(
+        select(PetitionEvent).where(PetitionEvent.petition_id == p.id).order_by(PetitionEvent.seq)
+    )
     d["history"] = [
         {
             "seq": e.seq,
@@ -882,7 +1004,9 @@ def show_petition(session: Session, op: Operator | None, number: str, *, reveal:
         for r in reporters
     ]
     d["merged"] = list(
-        session.exec(select(Petition.number).where(Petition.merged_into == p.number).order_by(Petition.number))
+        session.exec(
+            select(Petition.number).where(Petition.merged_into == p.number).order_by(Petition.number)
+        )
     )
     return d
 
@@ -892,8 +1016,14 @@ def similar_petitions(session: Session, op: Operator | None, number: str) -> lis
     `merge` into): very similar text or the same reporter phone, most similar first."""
     p = get_petition(session, number)
     require_petition(op, **_where(p))
-    return find_similar(session, community=p.community_code, text=p.text, phone=p.reporter_phone,
-                        at=timeutil.now(), exclude=p.id)
+    return find_similar(
+        session,
+        community=p.community_code,
+        text=p.text,
+        phone=p.reporter_phone,
+        at=timeutil.now(),
+        exclude=p.id,
+    )
 
 
 # ---------------------------------------------------------------- the verbs
@@ -914,7 +1044,12 @@ def _effects(session: Session, op: Operator, p: Petition):  # type: ignore[no-un
     def assign(t: wf.Transition, at: datetime, data: dict[str, Any]) -> dict[str, Any]:
         username = str(data["to"]).strip()
         w = session.exec(select(Worker).where(Worker.username == username)).first()
-        if w is None or not w.active or w.role != "grid_worker" or not (w.area_code or "").startswith(p.community_code):
+        if (
+            w is None
+            or not w.active
+            or w.role != "grid_worker"
+            or not (w.area_code or "").startswith(p.community_code)
+        ):
             raise InvalidInput(ASSIGNEE_INVALID, username=username, community=p.community_code)
         if p.assignee == username:
             raise Conflict(ALREADY_ASSIGNED, number=p.number, username=username)
@@ -982,9 +1117,23 @@ def _effects(session: Session, op: Operator, p: Petition):  # type: ignore[no-un
         # Everyone who raised this one is kept on the survivor, so they too get the callback.
         mine = list(session.exec(select(PetitionReporter).where(PetitionReporter.petition_id == p.id)))
         for r in mine:
-            session.add(PetitionReporter(petition_id=other.id, name=r.name, phone=r.phone,  # type: ignore[arg-type]
-                                         from_number=r.from_number or p.number, added_at=at))
-        wf.apply(session, op, other, "absorb", data={"from": p.number, "reporters": len(mine)}, at=max(at, other.filed_at))
+            session.add(
+                PetitionReporter(
+                    petition_id=other.id,
+                    name=r.name,
+                    phone=r.phone,  # type: ignore[arg-type]
+                    from_number=r.from_number or p.number,
+                    added_at=at,
+                )
+            )
+        wf.apply(
+            session,
+            op,
+            other,
+            "absorb",
+            data={"from": p.number, "reporters": len(mine)},
+            at=max(at, other.filed_at),
+        )
         return {"merged_into": other.number}
 
     def reopen(t: wf.Transition, at: datetime, data: dict[str, Any]) -> dict[str, Any]:
@@ -1001,9 +1150,20 @@ def _effects(session: Session, op: Operator, p: Petition):  # type: ignore[no-un
         return {}
 
     return {
-        "assign": assign, "contact": contact, "start": nothing, "escalate": escalate, "send_back": send_back,
-        "resolve": resolve, "rate": rate, "close": close, "reject": reject, "merge": merge, "reopen": reopen,
-        "mediate": nothing, "absorb": nothing, "detach": nothing,
+        "assign": assign,
+        "contact": contact,
+        "start": nothing,
+        "escalate": escalate,
+        "send_back": send_back,
+        "resolve": resolve,
+        "rate": rate,
+        "close": close,
+        "reject": reject,
+        "merge": merge,
+        "reopen": reopen,
+        "mediate": nothing,
+        "absorb": nothing,
+        "detach": nothing,
     }
 
 
@@ -1055,8 +1215,17 @@ def apply(
     effects = _effects(session, op, p)
     if event not in effects:
         raise InvalidInput(wf.UNKNOWN_EVENT, event=event)
-    wf.apply(session, op, p, event, data={k: v for k, v in data.items() if v is not None}, at=at, note=note_v,
-             expected_version=expected_version, effect=effects[event])
+    wf.apply(
+        session,
+        op,
+        p,
+        event,
+        data={k: v for k, v in data.items() if v is not None},
+        at=at,
+        note=note_v,
+        expected_version=expected_version,
+        effect=effects[event],
+    )
     d = petition_public(p, household=_household_code(session, p.household_id))
     d["clock"] = clock(p)
     d["allowed_events"] = wf.allowed(op, p)
@@ -1064,7 +1233,12 @@ def apply(
 
 
 def note_mediation(
-    session: Session, op: Operator | None, number: str, *, visit_id: int, at: datetime | None = None,
+    session: Session,
+    op: Operator | None,
+    number: str,
+    *,
+    visit_id: int,
+    at: datetime | None = None,
     note: str | None = None,
 ) -> None:
     """A mediation visit worked on this (dispute) petition: add it to the history, status unchanged."""

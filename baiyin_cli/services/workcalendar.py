@@ -29,7 +29,9 @@ BAD_EXTRA_DAY = M(
     "Config {key} holds an invalid date: {value} (expected YYYY-MM-DD)",
 )
 BAD_DAYS = M(
-    "calendar.bad_days", "工作日数无效：{value}（应为 0–365）", "Invalid number of working days: {value} (0-365)"
+    "calendar.bad_days",
+    "工作日数无效：{value}（应为 0–365）",
+    "Invalid number of working days: {value} (0-365)",
 )
 
 # A working-day count never needs to look further than this many calendar days ahead.
@@ -50,7 +52,9 @@ class Day:
 
 
 @lru_cache(maxsize=8)
-def _extras(holidays_: tuple[str, ...], workdays_: tuple[str, ...]) -> tuple[frozenset[date], frozenset[date]]:
+def _extras(
+    holidays_: tuple[str, ...], workdays_: tuple[str, ...]
+) -> tuple[frozenset[date], frozenset[date]]:
     def parse(values: tuple[str, ...], key: str) -> frozenset[date]:
         out = set()
         for v in values:

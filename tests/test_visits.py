@@ -481,3 +481,52 @@ def test_help_lists_the_visit_commands(env_dirs):
     r = invoke("--lang", "en", "visit", "--help")
     for verb in ("log", "list", "show", "void", "due", "stats"):
         assert verb in r.stdout
+
+
+# ---------------------------------------------------------------- the demo
+
+
+def test_demo_rounds(env_dirs, tmp_path):
+    """The demo's rounds: most workers meet the hour most days, some do not; care households
+    mostly within their window, some overdue; findings became linked petitions; the day ledger
+    agrees with the records (SQLite only: the demo is its own SQLite file)."""
+    import sqlite3
+
+    from sqlmodel import Session
+
+    from baiyin_cli import store, timeutil
+    from baiyin_cli.services import demo, system
+
+    path = tmp_path / "demo.db"
+    url = f"sqlite:///{path}"
+    system.init(url)
+    with Session(store.engine(url).execution_options(grid_write=True)) as s:
+        ctx = demo.DemoContext(session=s, rng=random.Random(2026), now=timeutil.now())
+        steps = dict(demo.STEPS)
+        for name in ("org", "registry", "visits"):
+            steps[name](ctx)
+            s.flush()
+        s.commit()
+    store.dispose_all()
+    made = ctx.made
+    assert made["visits"] > 20 * made["grids"] and made["findings"] > 0 and made["mediations"] > 0
+
+    r = invoke("--db", str(path), "--as", "admin", "visit", "stats", "--json").json()
+    rates = [w["met_rate"] for w in r["workers"]]
+    assert sum(x >= 70 for x in rates) > 0.6 * len(rates)  # most meet the hour most days
+    assert sum(x < 50 for x in rates) >= 0.05 * len(rates)  # some do not
+    t = r["totals"]
+    assert 75 < t["coverage"] < 100 and t["care_overdue"] > 0  # mostly within the window, some overdue
+    assert t["findings"] > 0 and set(t["by_kind"].values()) != {0}
+
+    con = sqlite3.connect(path)
+    q = lambda sql: con.execute(sql).fetchall()  # noqa: E731
+    assert q("SELECT COUNT(*) FROM worker WHERE role = 'grid_worker' AND active") == [(len(rates),)]
+    assert q("SELECT COUNT(*) FROM petition WHERE channel = 'grid_report' AND visit_id IS NOT NULL") == [(made["findings"],)]
+    assert q("SELECT COUNT(*) FROM petition p JOIN visit v ON v.id = p.visit_id WHERE p.grid_code != v.grid_code") == [(0,)]
+    assert q("SELECT COUNT(*) FROM petition_event WHERE event = 'mediate'") == [(made["mediations"],)]
+    assert q("SELECT COUNT(*) FROM visit v JOIN petition p ON p.id = v.petition_id WHERE v.kind != 'mediation'") == [(0,)]
+    assert q("SELECT SUM(minutes), COUNT(*) FROM visit WHERE voided_at IS NULL") == q(
+        "SELECT SUM(minutes), SUM(visits) FROM visit_day")
+    assert q("SELECT SUM(findings) FROM visit_day") == [(made["findings"],)]
+    con.close()

@@ -111,7 +111,10 @@ class DetailScreen(Screen):
         )
 
     def reload(self) -> None:
-        self.load()
+        """The refresh timer: read again, unless personal data is shown in full (reading it again
+        would audit another reveal every few seconds; an action reloads it, as it should)."""
+        if not self.reveal:
+            self.load()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         group = event.worker.group

@@ -305,8 +305,10 @@ def test_assign_from_the_queue_picks_a_worker_of_the_grid_first(grid, queue_city
             options = app.screen.query_one("#field-to")
             first = str(options.get_option_at_index(0).prompt)
             assert first.startswith("★") and "张网格" in first  # wg11: the petition's own grid
+            second = str(options.get_option_at_index(1).prompt)
+            assert "赵网格" in second and "在办 2" in second and "超期 1" in second  # with their load
             await choose(pilot, "", "")  # the highlighted worker, no note
-            assert "派给 张网格" in screen_text(app) or app.screen.queue.current.assignee_label == "张网格"
+            assert app.screen.queue.current.assignee_label == "张网格"  # reloaded after the action
 
     run(scenario())
     after = show(grid, p["manhole"])

@@ -9,7 +9,7 @@ from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Input
@@ -64,9 +64,10 @@ class QueueScreen(Screen):
         )
         search.display = bool(self.filters.text)
         yield search
-        yield ColumnHeader(id="columns")
         with Horizontal(id="body"):
-            yield PetitionQueue(self.gateway, self.filters, id="queue")
+            with Vertical(id="list"):
+                yield ColumnHeader(id="columns")
+                yield PetitionQueue(self.gateway, self.filters, id="queue")
             yield WorkersPanel(self.gateway, id="workers")
         yield KeyBar()
 

@@ -74,12 +74,23 @@ COLUMNS: tuple[Column, ...] = (
 MARKS = {"overdue": "●", "due_soon": "●", "on_time": "●", "stopped": "○"}
 
 
+MIN_TEXT = 12  # below this the text column is dropped rather than shown as a stub
+NARROW_DROPS = ("text", "grid", "category", "assignee")  # what goes first when the room shrinks
+
+
 @lru_cache(maxsize=16)
 def layout(width: int) -> list[tuple[Column, int]]:
-    """Each column with its width at this terminal width (the text column takes the rest)."""
-    fixed = sum(c.width + 1 for c in COLUMNS if c.width)
-    rest = max(width - fixed, 8)
-    return [(c, c.width or rest) for c in COLUMNS]
+    """Each column with its width at this width: the text column takes the rest; a narrow list
+    (the workers panel open, a small terminal) drops the text, then the grid, the category..."""
+    cols = list(COLUMNS)
+    for key in NARROW_DROPS:
+        fixed = sum(c.width + 1 for c in cols if c.width)
+        flexible = any(not c.width for c in cols)
+        if fixed + (MIN_TEXT if flexible else -1) <= width:
+            break
+        cols = [c for c in cols if c.key != key]
+    rest = max(width - sum(c.width + 1 for c in cols if c.width), 0)
+    return [(c, c.width or rest) for c in cols]
 
 
 def header_text(width: int) -> str:

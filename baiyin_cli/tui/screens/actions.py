@@ -159,7 +159,10 @@ def form_fields(gateway: Gateway, event: str, data: dict[str, Any]) -> list[Form
 
 
 def make_form(gateway: Gateway, event: str, data: dict[str, Any]) -> ActionForm:
-    title = f"{event_label(event)}  {data['number']}"
+    from baiyin_cli.tui.keys import EVENT_KEYS
+
+    key = EVENT_KEYS.get(event)
+    title = f"{key.label if key else event_label(event)}  {data['number']}"
     subtitle = (data.get("text") or "")[:100]
     return ActionForm(title, subtitle, form_fields(gateway, event, data))
 

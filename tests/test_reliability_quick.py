@@ -214,3 +214,46 @@ def test_an_error_quoting_a_line_break_is_still_one_line(grid, tmp_path):
     path.write_bytes(b'"id\r\n620402"\r\n1\r\n')
     r = grid("--as", "admin", "import", "residents", str(path), expect=1)
     assert len(r.stderr.strip().splitlines()) == 1, r
+
+
+def test_two_imports_of_one_household_at_once_both_count(grid, city, backend, tmp_path):
+    """Regression: on PostgreSQL two terminals importing the same household both planned on the
+    version they had read; the second overwrote the first's version number (v+1 after two
+    updates), so a later --if-version check could pass against a state its reader never saw.
+    The rows an import may update are now locked while it plans: the second waits, then counts."""
+    if backend != "postgres":
+        pytest.skip("SQLite serialises whole writing transactions")
+    import threading
+    import time
+
+    from baiyin_cli import store
+    from baiyin_cli.io import pipeline
+    from baiyin_cli.services import bulk
+    from baiyin_cli.services.access import load_operator
+
+    def csv_with(note: str):  # type: ignore[no-untyped-def]
+        path = tmp_path / f"hh-{note}.csv"
+        path.write_text(f"code,grid,address,note\n620402001001001-0001,620402001001001,人民路1号,{note}\n", "utf-8")
+        return path
+
+    def import_(path, session):  # type: ignore[no-untyped-def]
+        t = bulk.target("households")
+        with pipeline.open_for(t, str(path)) as src:
+            return pipeline.run_import(session, load_operator(session, "admin"), t, src)
+
+    with store.session(write=True) as s:
+        import_(csv_with("初始"), s)
+    done: dict[str, object] = {}
+
+    def second() -> None:
+        with store.session(write=True) as s2:
+            done["report"] = import_(csv_with("乙"), s2)
+
+    with store.session(write=True) as s1:
+        import_(csv_with("甲"), s1)
+        t = threading.Thread(target=second)
+        t.start()
+        time.sleep(2)  # the second terminal reads (and now waits) while the first has not committed
+    t.join(60)
+    hh = grid("--as", "admin", "household", "show", "620402001001001-0001", "--json").json()
+    assert hh["note"] == "乙" and hh["version"] == 3, hh

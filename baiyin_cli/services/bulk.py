@@ -241,16 +241,24 @@ def unmask(values: dict[str, Any], current: Mapping[str, Any] | None, columns: S
 
 
 def fetch(
-    session: Session, table: Table, column: str, keys: Iterable[Any], *, where: Any = None, chunk: int = 900
+    session: Session, table: Table, column: str, keys: Iterable[Any], *, where: Any = None, chunk: int = 900,
+    lock: bool = False,
 ) -> dict[Any, Any]:
-    """Rows of `table` whose `column` is one of `keys`, by that column: one query per `chunk` keys."""
+    """Rows of `table` whose `column` is one of `keys`, by that column: one query per `chunk` keys.
+
+    `lock`: rows the import may update are locked on PostgreSQL (in key order) until the batch
+    commits, so a second terminal importing the same records waits and plans on what the first
+    wrote instead of overwriting it from a stale read (SQLite's writers are serialised anyway)."""
     from sqlalchemy import select
 
     wanted = [k for k in dict.fromkeys(keys) if k not in (None, "")]
     out: dict[Any, Any] = {}
     col = table.c[column]
+    lock = lock and session.get_bind().dialect.name == "postgresql"
     for i in range(0, len(wanted), chunk):
         stmt = select(table).where(col.in_(wanted[i : i + chunk]))
+        if lock:
+            stmt = stmt.order_by(col).with_for_update()
         if where is not None:
             stmt = stmt.where(where)
         for r in session.execute(stmt):

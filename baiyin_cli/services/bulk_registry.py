@@ -194,7 +194,7 @@ class HouseholdsTarget(Target):
 
         H = Household.__table__
         out: list[Plan | Problem] = []
-        by_code = fetch(session, H, "code", (_text(r.values.get("code")) for r in rows))
+        by_code = fetch(session, H, "code", (_text(r.values.get("code")) for r in rows), lock=True)
         own = _tags(session, HouseholdCare, "household_id", [h.id for h in by_code.values()])
         staged: list[tuple[Row, Any, dict[str, Any]]] = []
         for r in rows:
@@ -215,6 +215,8 @@ class HouseholdsTarget(Target):
                 .where(H.c.address_norm.in_(norms[i : i + 900]), H.c.archived_at.is_(None))
                 .order_by(H.c.id)
             )
+            if session.get_bind().dialect.name == "postgresql":
+                q = q.with_for_update()  # a row without a code may update the household found at its address
             for h in session.execute(q):
                 at_address.setdefault((h.grid_code, h.address_norm), h)
         grids = {p["grid_code"] for _r, _c, p in staged}

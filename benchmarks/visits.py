@@ -76,8 +76,8 @@ def build(url: str, rows: int, seed: int) -> dict[str, str]:
                                 area_code=cc, dept_code=None, active=True, created_at=now, updated_at=now))
 
     with Session(eng.execution_options(grid_write=True)) as s:
-        s.execute(insert(Area), list(areas.values()))
-        s.execute(insert(Worker), workers)
+        s.execute(insert(Area.__table__), list(areas.values()))
+        s.execute(insert(Worker.__table__), workers)
         print(f"{len(grids):,} grids; adding {len(grids) * HOUSEHOLDS_PER_GRID:,} households ...", file=sys.stderr)
         hh, hc, rr, rc = [], [], [], []
         hid = rid = 0
@@ -105,7 +105,7 @@ def build(url: str, rows: int, seed: int) -> dict[str, str]:
                     care.add(hid)
         for table, data in ((Household, hh), (HouseholdCare, hc), (Resident, rr), (ResidentCare, rc)):
             for i in range(0, len(data), 50_000):
-                s.execute(insert(table), data[i : i + 50_000])
+                s.execute(insert(table.__table__), data[i : i + 50_000])
         s.commit()
 
         print(f"adding ~{rows:,} visits ...", file=sys.stderr)

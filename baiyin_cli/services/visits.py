@@ -329,7 +329,7 @@ def refresh_days(session: Session, keys: Iterable[tuple[str, date]]) -> int:
             d["households"] = len(d["households"])
             out.append({k: d[k] for k in _LEDGER_COLUMNS})
         if out:
-            session.execute(insert(VisitDay), out)
+            session.connection().execute(insert(VisitDay.__table__), out)  # type: ignore[attr-defined]
             written += len(out)
     return written
 
@@ -363,14 +363,19 @@ def insert_bulk(
     ids: list[int] = []
     buf: list[dict[str, Any]] = []
 
+    # Core on the table, not the ORM bulk path (which here fell back to one statement per few rows):
+    # one executemany per batch, or insertmanyvalues batches when the ids are wanted.
+    table = Visit.__table__  # type: ignore[attr-defined]
+    conn = session.connection()
+
     def flush() -> None:
         if not buf:
             return
         if returning:
-            stmt = insert(Visit).returning(Visit.id, sort_by_parameter_order=True)  # type: ignore[arg-type]
-            ids.extend(r[0] for r in session.execute(stmt, buf))
+            stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+            ids.extend(r[0] for r in conn.execute(stmt, buf))
         else:
-            session.execute(insert(Visit), buf)
+            conn.execute(insert(table), buf)
         buf.clear()
 
     for r in rows:

@@ -437,6 +437,11 @@ def petition_figures(
          **figures_of(r, ratings.get(r.bucket))}
         for r in rows
     ]
+    if by in ("category", "channel"):  # in the order config lists them, as people know them
+        from baiyin_cli import config
+
+        order = list((config.load().get("categories" if by == "category" else "channels") or {}).keys())
+        groups.sort(key=lambda g: (order.index(g["key"]) if g["key"] in order else len(order), g["key"] or ""))
     return totals, groups
 
 

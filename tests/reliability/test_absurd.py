@@ -42,6 +42,15 @@ def run_cases(db_url: str, tmp_path, every: int = 1) -> tuple[list[str], Counter
     root = typer.main.get_command(make_app([]))
     all_cases = absurd.cases(root, ctx)
     chosen = all_cases[::every]
+    import contextlib
+
+    # Absurd values include file names (-o, --errors): keep whatever they create in tmp_path.
+    with contextlib.chdir(tmp_path):
+        problems, exits = _run_chosen(chosen, invoke)
+    return problems, exits, len(all_cases)
+
+
+def _run_chosen(chosen, invoke):  # type: ignore[no-untyped-def]
     problems: list[str] = []
     exits: Counter = Counter()
     for case in chosen:
@@ -51,7 +60,7 @@ def run_cases(db_url: str, tmp_path, every: int = 1) -> tuple[list[str], Counter
         why = absurd.must_hold(case, r.exit_code, r.stderr)
         if why:
             problems.append(f"{case.id}: {why}")
-    return problems, exits, len(all_cases)
+    return problems, exits
 
 
 def test_every_command_refuses_absurd_values_in_one_line(db_url, backend, tmp_path):

@@ -327,10 +327,11 @@ def _aggregates(session: Session):  # type: ignore[no-untyped-def]
         n(and_(received, not_(P.status.in_(sets["done"])), P.status.in_(sets["clock"]), P.resolve_due < now)).label(  # type: ignore[attr-defined]
             "overdue"
         ),
-        func.avg(case((and_(received, P.contacted_at.is_not(None)), contact_min), else_=None)).label(  # type: ignore[union-attr]
-            "avg_contact_minutes"
+        # Sums, not averages: group rows then add up to the totals exactly (average = sum / count).
+        func.sum(case((and_(received, P.contacted_at.is_not(None)), contact_min), else_=None)).label(  # type: ignore[union-attr]
+            "sum_contact_minutes"
         ),
-        func.avg(case((done, resolve_min), else_=None)).label("avg_resolve_minutes"),
+        func.sum(case((done, resolve_min), else_=None)).label("sum_resolve_minutes"),
     ]
 
 
@@ -338,11 +339,12 @@ def figures_of(row: Any, ratings: dict[str, int] | None = None) -> dict[str, Any
     """The figures (counts, rates, averages) from one aggregate row and its ratings {code: count}."""
     m = row._mapping if hasattr(row, "_mapping") else row
     ratings = ratings or {}
+    contacted = _num(m["contacted"])
+    sum_contact, sum_resolve = m["sum_contact_minutes"], m["sum_resolve_minutes"]
     received = _num(m["received"])
     resolved = _num(m["resolved"])
     rated = sum(ratings.values())
     good = ratings.get(SATISFIED, 0) + ratings.get(BASICALLY_SATISFIED, 0)
-    avg_res = m["avg_resolve_minutes"]
     return {
         "filed": _num(m["filed"]),
         "rejected": _num(m["rejected"]),
@@ -352,7 +354,7 @@ def figures_of(row: Any, ratings: dict[str, int] | None = None) -> dict[str, Any
         "resolution_rate": pct(resolved, received),
         "open": received - resolved,
         "overdue": _num(m["overdue"]),
-        "contacted": _num(m["contacted"]),
+        "contacted": contacted,
         "contacted_in_time": _num(m["contacted_in_time"]),
         "contacted_in_time_rate": pct(_num(m["contacted_in_time"]), received),
         "resolved_in_time": _num(m["resolved_in_time"]),
@@ -364,8 +366,9 @@ def figures_of(row: Any, ratings: dict[str, int] | None = None) -> dict[str, Any
         "basically_satisfied": ratings.get(BASICALLY_SATISFIED, 0),
         "unsatisfied": ratings.get(UNSATISFIED, 0),
         "satisfaction_rate": pct(good, rated),
-        "avg_contact_minutes": _avg(m["avg_contact_minutes"]),
-        "avg_resolve_hours": None if avg_res is None else round_half_up(float(avg_res) / 60.0, 1),
+        "avg_contact_minutes": _avg(float(sum_contact) / contacted) if contacted and sum_contact is not None else None,
+        "avg_resolve_hours": round_half_up(float(sum_resolve) / resolved / 60.0, 1)
+        if resolved and sum_resolve is not None else None,
     }
 
 
@@ -373,7 +376,7 @@ EMPTY_ROW = {
     k: None
     for k in (
         "filed rejected duplicate received resolved contacted contacted_in_time resolved_in_time escalated sent_back "
-        "overdue avg_contact_minutes avg_resolve_minutes"
+        "overdue sum_contact_minutes sum_resolve_minutes"
     ).split()
 }
 
@@ -408,10 +411,9 @@ def petition_figures(
     if where is not None:
         conds.append(where)
     aggs = _aggregates(session)
-    total_row = session.execute(select(*aggs).select_from(P).where(*conds)).one()
-    totals = figures_of(total_row, _ratings(session, conds).get(None))
     if by is None:
-        return totals, []
+        total_row = session.execute(select(*aggs).select_from(P).where(*conds)).one()
+        return figures_of(total_row, _ratings(session, conds).get(None)), []
 
     if by == "month":
         start, end = period.start, period.end
@@ -420,7 +422,7 @@ def petition_figures(
 
             first, last = session.execute(select(func.min(P.filed_at), func.max(P.filed_at)).where(*conds)).one()
             if first is None:
-                return totals, []
+                return figures_of(EMPTY_ROW), []
             start = start or timeutil.local_date(first)
             end = end or timeutil.local_date(last)
         key = month_bucket(P.filed_at, month_starts(start, end))
@@ -431,6 +433,9 @@ def petition_figures(
     q = select(key.label("bucket"), *aggs).select_from(P).where(*conds).group_by(literal_column("bucket"))
     rows = session.execute(q.order_by(literal_column("bucket"))).all()
     ratings = _ratings(session, conds, key)
+    # The totals are the groups added up: every group key is a column of the row (or a month the
+    # period covers), so each petition is in exactly one group.
+    totals = figures_of(_add_up(rows), _add_up_ratings(ratings))
     labels = _group_labels(session, by, {r.bucket for r in rows if r.bucket})
     groups = [
         {"key": r.bucket, "label": labels.get(r.bucket, r.bucket) if r.bucket else None,
@@ -443,6 +448,25 @@ def petition_figures(
         order = list((config.load().get("categories" if by == "category" else "channels") or {}).keys())
         groups.sort(key=lambda g: (order.index(g["key"]) if g["key"] in order else len(order), g["key"] or ""))
     return totals, groups
+
+
+def _add_up(rows: list[Any]) -> dict[str, Any]:
+    out: dict[str, Any] = dict(EMPTY_ROW)
+    for r in rows:
+        m = r._mapping
+        for k in EMPTY_ROW:
+            v = m[k]
+            if v is not None:
+                out[k] = (out[k] or 0) + v
+    return out
+
+
+def _add_up_ratings(ratings: dict[Any, dict[str, int]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for counts in ratings.values():
+        for k, v in counts.items():
+            out[k] = out.get(k, 0) + v
+    return out
 
 
 def _ratings(session: Session, conds: list[Any], key: Any = None) -> dict[Any, dict[str, int]]:

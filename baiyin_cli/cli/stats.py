@@ -232,14 +232,14 @@ def _render_overview(r: dict[str, Any]) -> None:
         (L("重点关爱户", "Households with care tags"), pop["care_households"]),
     ], "cyan"))
     if r["top_categories"]:
-        panels.append(panel(L("类别前五（受理·办结率）", "Top categories (received · rate)"), [
+        panels.append(panel(L("类别前五（受理·办结率）", "Top categories"), [
             (c["label"], f"{c['received']} · {_pct(c['resolution_rate'])}") for c in r["top_categories"]
         ], "white"))
     con = out.console()
     width = 33
     per_row = max(1, min(3, (con.width or 100) // (width + 1)))
     con.print(Panel(
-        f"[bold]{_area_title(r)}[/bold]\n{L('期间', 'Period')}：{_period_title(r)}   "
+        f"[bold]{_area_title(r)}[/bold]\n{L('期间：', 'Period: ')}{_period_title(r)}   "
         f"[dim]{L('统计时间', 'as of')} {r['generated_at'][:16].replace('T', ' ')}[/dim]",
         box=box.HEAVY, border_style="white", width=per_row * (width + 1) - 1,
     ))

@@ -778,3 +778,21 @@ def test_q_in_a_form_does_not_quit(grid, queue_city):
 
     run(scenario())
     assert show(grid, queue_city["manhole"])["status"] == "submitted"
+
+
+def test_worker_load_is_scoped_and_counts_running_petitions(grid, queue_city):
+    from baiyin_cli import store
+    from baiyin_cli.errors import NotPermitted
+    from baiyin_cli.services import workload
+    from baiyin_cli.services.access import load_operator
+
+    with store.session() as s:
+        rows = workload.worker_load(s, load_operator(s, "sec1"), grid_first=G12)
+        assert [w["username"] for w in rows] == ["wg12", "wg11"]  # the petition's grid first
+        wg12 = rows[0]
+        assert (wg12["open"], wg12["overdue"], wg12["minutes_today"]) == (2, 1, 0)
+        assert [w["username"] for w in workload.worker_load(s, load_operator(s, "sec2"))] == ["wg21"]
+        with pytest.raises(NotPermitted):
+            workload.worker_load(s, load_operator(s, "sec2"), area=C1)
+        with pytest.raises(NotPermitted):
+            workload.worker_load(s, load_operator(s, "dsifa"))

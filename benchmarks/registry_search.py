@@ -72,6 +72,9 @@ def build(url: str, residents: int, seed: int) -> dict[str, str]:
     t0 = time.perf_counter()
     while have < residents:
         with eng.begin() as conn:
+            if conn.dialect.name == "sqlite":
+                # Random keys into big indexes: keep them in memory while loading (1 GB).
+                conn.exec_driver_sql("PRAGMA cache_size=-1000000")
             hid = conn.execute(select(func.max(Household.__table__.c.id))).scalar() + 1
             rid = conn.execute(select(func.max(Resident.__table__.c.id))).scalar() + 1
             hh, rr, kk = [], [], []

@@ -141,9 +141,9 @@ def step_visits(ctx: DemoContext) -> None:
 
 
 def _registration_days(s: Any) -> dict[int, date]:
-    from baiyin_cli.models import Household
-
     from sqlalchemy import select
+
+    from baiyin_cli.models import Household
 
     return {hid: timeutil.local_date(created) for hid, created in s.execute(select(Household.id, Household.created_at))}
 

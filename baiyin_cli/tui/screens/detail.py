@@ -349,7 +349,8 @@ class DetailScreen(Screen):
         if action == "reveal":
             return d is not None and bool(d.get("may_reveal")) and not d.get("revealed")
         if action == "open_similar":
-            return self.query_one("#detail-similar", OptionList).has_focus
+            lists = self.query("#detail-similar")
+            return bool(lists) and lists.first().has_focus
         return True
 
     def action_back(self) -> None:

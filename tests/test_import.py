@@ -206,12 +206,18 @@ def test_jsonl_areas_and_workers_and_stdin(grid, city, tmp_path):
             "{not json",
             ["a", "list"],
             {"code": "620402002002001", "name": "孤网格"},  # its community is not there
+            '{"code": "620402002001002", "name": "\\ud83d网格"}',  # a lone surrogate (CI regression)
         ],
     )
     r = imp(grid, "areas", areas, "--atomic", "object", expect=1)
     assert r["created"] == 3 and r["format"] == "jsonl"
     codes = {row: [e["code"] for e in es] for row, es in by_row(r).items()}
-    assert codes == {4: ["io.bad_json"], 5: ["io.not_object"], 6: ["area.parent_missing"]}  # line numbers
+    assert codes == {
+        4: ["io.bad_json"],
+        5: ["io.not_object"],
+        6: ["area.parent_missing"],
+        7: ["io.bad_unicode"],
+    }  # line numbers
     assert [w["column"] for w in r["warnings"]] == ["extra"]
     assert grid("area", "show", "620402002001001", "--json").json()["parent"] == "620402002001"
 

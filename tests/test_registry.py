@@ -192,6 +192,8 @@ def test_household_refusals(grid, city):
     assert "网格" in household(grid, "6204", "x", expect=1).stderr
     grid(*A, "household", "add", "--grid", "620402009009009", "--address", "x", expect=3)
     assert "地址" in household(grid, G11, "   ", expect=1).stderr
+    # Undecodable argv bytes arrive as lone surrogates; refused, never a traceback from the driver.
+    assert "地址" in household(grid, G11, "人民路\udcff号", expect=1).stderr
     assert "住户类型" in household(grid, G11, "人民路1号", "--type", "castle", expect=1).stderr
     assert "户编号" in household(grid, G11, "人民路1号", "--code", "bad code!", expect=1).stderr
     household(grid, G11, "人民路1号", "--code", "HH-1")

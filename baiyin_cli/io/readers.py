@@ -80,6 +80,11 @@ ROW_CELL_COUNT = M(
     "This row has {count} cells; the header has {expected}",
 )
 ROW_BAD_JSON = M("io.bad_json", "不是有效的 JSON：{error}", "Not valid JSON: {error}")
+ROW_BAD_UNICODE = M(
+    "io.bad_unicode",
+    "含有无效的 Unicode 字符（单独的代理码位 \\uD800–\\uDFFF）",
+    "Holds an invalid Unicode character (a lone surrogate \\uD800–\\uDFFF)",
+)
 ROW_NOT_OBJECT = M("io.not_object", "每行应为一个 JSON 对象", "Each line must be a JSON object")
 
 
@@ -546,6 +551,10 @@ class JsonlSource(Source):
             if not isinstance(obj, dict):
                 yield Record(n, {}, [text], InvalidInput(ROW_NOT_OBJECT))
                 continue
+            if "\\u" in text and _has_lone_surrogate(obj):
+                # JSON may escape a lone surrogate (\ud83d) that no database can store.
+                yield Record(n, {}, [text], InvalidInput(ROW_BAD_UNICODE))
+                continue
             for k in obj:
                 if k not in self._seen:
                     self._seen[k] = None
@@ -554,6 +563,14 @@ class JsonlSource(Source):
 
     def position(self) -> tuple[int, int | None]:
         return self._raw.count, self._total
+
+
+def _has_lone_surrogate(obj: object) -> bool:
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def open_source(

@@ -57,7 +57,8 @@ def text(value: str | None, field: str, *, required: bool = True, max_len: int =
             raise InvalidInput(REQUIRED, field=field)
         return None
     v = unicodedata.normalize("NFC", value.strip())
-    if any(unicodedata.category(c) == "Cc" and c not in "\n\t" for c in v):
+    # Cc: control characters; Cs: lone surrogates (from undecodable argv bytes), unstorable.
+    if any(unicodedata.category(c) in ("Cc", "Cs") and c not in "\n\t" for c in v):
         raise InvalidInput(CONTROL_CHARS, field=field)
     if len(v) > max_len:
         raise InvalidInput(TOO_LONG, field=field, max=max_len)

@@ -6,6 +6,7 @@ typed into a search, so both sides always agree.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -54,8 +55,11 @@ def _syllables(name: str) -> list[str]:
     return [p.lower() for p in head + tail if p and p.strip()]
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def name_keys(name: str) -> tuple[str, str]:
-    """张三 -> ("zhangsan", "zs"); 阿依古丽·买买提 -> ("ayiguli...", "aygl..."); Latin names kept."""
+    """Remembered per name (a city repeats its names: imports look each one up once).
+
+    张三 -> ("zhangsan", "zs"); 阿依古丽·买买提 -> ("ayiguli...", "aygl..."); Latin names kept."""
     cleaned = _NAME_SEPARATORS.sub(" ", unicodedata.normalize("NFKC", name or "")).strip()
     syl = [s for s in _syllables(cleaned) if re.fullmatch(r"[a-z0-9]+", s)] if cleaned else []
     if not syl:
@@ -70,6 +74,21 @@ _CN_NUMBER_BEFORE_UNIT = re.compile(r"([零〇一二两三四五六七八九十�
 _BUILDING = re.compile(r"(\d+)(?:号楼|幢|座|栋)")
 _ROOM = re.compile(r"(\d+)(?:室|号房)")
 _DASHES = re.compile(r"[‐‑‒–—―－~～]")
+
+
+class _DropTable(dict):  # type: ignore[type-arg]
+    """str.translate table: punctuation, spaces, symbols and control characters (Unicode
+    categories P*, Z*, S*, C*) map to None, dashes are kept; each character's category is
+    looked up once and remembered (addresses repeat the same few hundred characters)."""
+
+    def __missing__(self, code: int) -> int | None:
+        c = chr(code)
+        drop = c != "-" and unicodedata.category(c).startswith(("P", "Z", "S", "C"))
+        self[code] = None if drop else code
+        return self[code]
+
+
+_DROP = _DropTable()
 
 
 def _cn_number(text: str) -> str:
@@ -100,9 +119,7 @@ def normalise_address(text: str | None) -> str:
         return ""
     s = unicodedata.normalize("NFKC", text).lower()
     s = _DASHES.sub("-", s)
-    s = "".join(
-        c for c in s if c == "-" or not unicodedata.category(c).startswith(("P", "Z", "S", "C"))
-    )
+    s = s.translate(_DROP)
     s = _CN_NUMBER_BEFORE_UNIT.sub(lambda m: _cn_number(m.group(1)), s)
     s = _BUILDING.sub(r"\1栋", s)
     s = _ROOM.sub(r"\1", s)
@@ -121,15 +138,13 @@ def full_address(address: str, building: str | None = None, unit: str | None = N
     return "".join(parts)
 
 
+# A token: a run of digits, a run of Latin letters, a run of dashes, or any other single character
+# (each CJK character starts a token). Dashes separate tokens but start none.
+_TOKEN = re.compile(r"\d+|[a-zA-Z]+|-+|.", re.S)
+
+
 def _token_starts(s: str) -> list[int]:
-    starts = []
-    prev = ""
-    for i, c in enumerate(s):
-        kind = "d" if c.isdigit() else "a" if c.isascii() and c.isalpha() else "-" if c == "-" else "x"
-        if kind == "x" or (kind != prev and kind != "-"):
-            starts.append(i)
-        prev = kind
-    return starts
+    return [m.start() for m in _TOKEN.finditer(s) if m.group()[0] != "-"]
 
 
 def address_keys(address_norm: str) -> list[str]:

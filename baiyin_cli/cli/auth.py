@@ -68,7 +68,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         from baiyin_cli import store, timeutil
         from baiyin_cli.cli._prompt import ask
-        from baiyin_cli.errors import NotPermitted
         from baiyin_cli.services import access, auth
 
         name = username or ctx.username() or access.default_username()
@@ -79,15 +78,9 @@ def register(app: typer.Typer) -> None:
                 raise UsageError(NEED_USERNAME)
             name = ask(None, flag="USERNAME", label=L("用户名", "Username"))
         secret = read_secret(pin_file, L(f"{name} 的 PIN", f"PIN for {name}"))
-        with store.session(write=True) as s:
-            r = auth.login(s, name, secret)
-        if not r["ok"]:
-            raise NotPermitted(auth.LOGIN_FAILED)
-        url = store.database_url()
+        r = auth.sign_in(store.database_url(), name, secret, save=not print_token)
         if print_token:
             typer.echo(r["token"])
-        else:
-            auth.save_token(url, r["token"], name, r["expires_at"])
         if json_ and not print_token:
             out.print_json({**r["operator"], "expires_at": timeutil.iso(r["expires_at"])})
             return

@@ -14,7 +14,10 @@ The rules, in one place:
     PIN, locked), gives the same message and costs the same argon2 work, so a failed login
     does not tell whether the user exists.
   * The token is kept client-side in the operator's state dir (`config.state_dir()`), one
-    file per database, mode 0600; scripts pass it in GRID_TOKEN instead.
+    file per database, mode 0600; scripts pass it in GRID_TOKEN instead. `grid login` and the
+    TUI's PIN screen both go through `sign_in`.
+  * The TUI locks after `auth.idle_lock_minutes` without a key or mouse event; the same
+    operator's PIN (`unlock`, judged like a login) opens it again.
 
 Who the operator of a command is, given the token, is decided in services/access.py
 (`authenticate`), which calls `session_operator` here.
@@ -34,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from baiyin_cli import timeutil
 from baiyin_cli.errors import InvalidInput, NotFound, NotPermitted
 from baiyin_cli.i18n import M
-from baiyin_cli.services.access import Operator, require
+from baiyin_cli.services.access import NO_OPERATOR, Operator, require
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -369,10 +372,15 @@ def revoke_sessions(session: Session, username: str, *, keep: int | None = None)
     return session.execute(q.values(revoked_at=now)).rowcount or 0
 
 
-def login(session: Session, username: str, secret: str) -> dict[str, Any]:
-    """Check the secret; on success open a session. Never raises for a wrong answer: the
-    caller commits (so the failure count and the audit entry are kept) and then refuses
-    with LOGIN_FAILED. Returns {"ok", "token", "expires_at", "operator"}."""
+def _attempt(session: Session, username: str, secret: str) -> Worker | None:
+    """Check `secret` for `username`: the worker when it is right, else None.
+
+    The one judge of a PIN typed to open or resume a session (`login`, `unlock`): an expired
+    lock is cleared first; a wrong answer counts toward the lockout (`auth.max_failures` in a
+    row lock the operator for `auth.lockout_minutes`, audited `auth.lock`) and is audited
+    `auth.login_failed` with its reason. Every cause of failure costs the same argon2 work.
+    Never raises for a wrong answer: the caller commits, so the count and the audit stay.
+    """
     from baiyin_cli.services import audit
 
     now = timeutil.now()
@@ -388,10 +396,7 @@ def login(session: Session, username: str, secret: str) -> dict[str, Any]:
         cred.failed_count = 0
         cred.last_login_at = now
         session.add(cred)
-        token, row = issue_token(session, username)
-        op = Operator(w.username, w.name, w.role, w.area_code, w.dept_code, session_id=row.id)
-        audit.record(session, op, "auth.login", "worker", username, detail={"client": row.client})
-        return {"ok": True, "token": token, "expires_at": row.expires_at, "operator": operator_public(op)}
+        return w
 
     reason = (
         "unknown" if w is None else "inactive" if not w.active else "no_secret" if cred is None
@@ -408,7 +413,88 @@ def login(session: Session, username: str, secret: str) -> dict[str, Any]:
                          detail={"failures": cred.failed_count, "until": timeutil.iso(cred.locked_until)})
         session.add(cred)
     audit.record(session, None, "auth.login_failed", "worker", username[:64], detail=detail)
-    return {"ok": False, "token": None, "expires_at": None, "operator": None}
+    return None
+
+
+FAILED: dict[str, Any] = {"ok": False, "token": None, "expires_at": None, "operator": None}
+
+
+def _open_session(session: Session, w: Worker) -> dict[str, Any]:
+    from baiyin_cli.services import audit
+
+    token, row = issue_token(session, w.username)
+    op = Operator(w.username, w.name, w.role, w.area_code, w.dept_code, session_id=row.id)
+    audit.record(session, op, "auth.login", "worker", w.username, detail={"client": row.client})
+    return {"ok": True, "token": token, "expires_at": row.expires_at, "operator": operator_public(op)}
+
+
+def login(session: Session, username: str, secret: str) -> dict[str, Any]:
+    """Check the secret; on success open a session. Never raises for a wrong answer: the
+    caller commits (so the failure count and the audit entry are kept) and then refuses
+    with LOGIN_FAILED. Returns {"ok", "token", "expires_at", "operator"}."""
+    w = _attempt(session, username, secret)
+    return _open_session(session, w) if w is not None else dict(FAILED)
+
+
+def unlock(session: Session, username: str, secret: str, token: str | None) -> dict[str, Any]:
+    """The operator of a locked screen (the TUI after idle time) types their PIN again.
+
+    The same judge as `login` (a wrong PIN counts toward the lockout, same audit, same
+    message). When right, the session of `token` goes on (audited `auth.unlock`) if it is
+    still that operator's live session; if it ended meanwhile (expired, revoked) a new one
+    opens as at login ("renewed"). `token=None` (a demo database, used without sessions)
+    only checks the PIN. Returns what `login` returns, plus "renewed".
+    """
+    from baiyin_cli.services import audit
+
+    w = _attempt(session, username, secret)
+    if w is None:
+        return {**FAILED, "renewed": False}
+    if token:
+        try:
+            op = session_operator(session, token)
+        except NotPermitted:
+            op = None
+        if op is None or op.username != username:
+            return {**_open_session(session, w), "renewed": True}
+    else:
+        op = Operator(w.username, w.name, w.role, w.area_code, w.dept_code)
+    audit.record(session, op, "auth.unlock", "worker", username)
+    expires_at = None
+    if op.session_id is not None:
+        from baiyin_cli.models import AuthSession
+
+        row = session.get(AuthSession, op.session_id)
+        expires_at = row.expires_at if row is not None else None
+    return {"ok": True, "token": token, "expires_at": expires_at, "operator": operator_public(op), "renewed": False}
+
+
+def sign_in(url: str, username: str, secret: str, *, save: bool = True) -> dict[str, Any]:
+    """`grid login` and the TUI's PIN screen: check the PIN in its own transaction (committed
+    whatever the answer, so failures and lockouts count), refuse a wrong one with LOGIN_FAILED
+    (exit 4; it does not say whether the user exists), and keep the token in this user's
+    state dir (mode 0600) unless `save` is false. Returns `login`'s dict."""
+    from baiyin_cli import store
+
+    with store.session(write=True, url=url) as s:
+        r = login(s, username, secret)
+    if not r["ok"]:
+        raise NotPermitted(LOGIN_FAILED)
+    if save:
+        save_token(url, r["token"], username, r["expires_at"])
+    return r
+
+
+# The refusals that mean "this person has to log in" (the TUI then asks for the PIN).
+LOGIN_REQUIRED = frozenset(
+    {SESSION_INVALID.key, SESSION_OTHER_USER.key, NO_SESSION.key, NO_OPERATOR.key}
+)
+
+
+def login_required(exc: BaseException) -> bool:
+    from baiyin_cli.errors import GridError
+
+    return isinstance(exc, GridError) and exc.key in LOGIN_REQUIRED
 
 
 def logout(session: Session, token: str) -> dict[str, Any] | None:
@@ -525,6 +611,20 @@ def load_token(url: str) -> str | None:
         return None
     token = data.get("token") if isinstance(data, dict) else None
     return token if isinstance(token, str) else None
+
+
+def saved_username(url: str) -> str | None:
+    """Who last logged in on this terminal for database `url` (even if the session has ended):
+    the name a login screen offers. None without a (safe, readable) token file."""
+    path = token_path(url)
+    try:
+        if os.name == "posix" and path.stat().st_mode & 0o077:
+            return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    name = data.get("username") if isinstance(data, dict) else None
+    return name if isinstance(name, str) and name else None
 
 
 def forget_token(url: str) -> bool:

@@ -66,27 +66,40 @@ def register(app: typer.Typer) -> None:
             if not ctx.state.db:
                 ctx.state.db = str(store.demo_sqlite_path())
                 store.set_url(ctx.state.db)
-        # Who is working, checked before the screen opens: no session or an unknown operator is one
-        # line and exit 4. Every database call of the app then authenticates the same way again, so
-        # a session revoked (grid logout, deactivation) meanwhile stops the screen's next call.
-        claimed, demo_db = ctx.username(), ctx.state.demo
-        token, source = ctx.token()
-        with ctx.session() as (s, op):
-            from baiyin_cli.services.access import require
+        # Who is working, checked before the screen opens. On a terminal, no valid session (none,
+        # expired, revoked, another operator's) opens the app at its PIN screen, which logs in as
+        # `grid login` does; off a terminal nobody can type a PIN: one line and exit 4. An unknown
+        # operator, an unsafe token file or an area out of scope are refused here either way.
+        # Every database call of the app then authenticates the same way again, so a session
+        # revoked meanwhile (grid logout, deactivation) stops the screen's next call.
+        from baiyin_cli.cli._prompt import interactive
+        from baiyin_cli.errors import NotPermitted
+        from baiyin_cli.services import auth
+        from baiyin_cli.services.access import require
+        from baiyin_cli.tui.gateway import Credentials
 
-            who = require(op).username  # authenticated (session or demo database), not just claimed
-            if area:
+        token, source = ctx.token()
+        credentials = Credentials(ctx.username(), token, source, ctx.state.demo)
+        with store.session() as s:
+            try:
+                op = require(credentials.identify(s))
+            except NotPermitted as exc:
+                if not (auth.login_required(exc) and interactive()):
+                    raise
+                op = None
+            if op is not None and area:
                 from baiyin_cli.services import petitions
 
                 petitions.count_petitions(s, op, area=area)
 
-        def identify(session):  # type: ignore[no-untyped-def]
-            from baiyin_cli.services.access import authenticate
-
-            return authenticate(session, claimed=claimed, token=token, source=source, demo=demo_db)
-
         from baiyin_cli.tui.app import TriageApp
 
-        app = TriageApp(who, identify=identify, url=store.database_url(), area=area, refresh_seconds=refresh)
+        app = TriageApp(
+            op.username if op is not None else None,
+            credentials=credentials,
+            url=store.database_url(),
+            area=area,
+            refresh_seconds=refresh,
+        )
         app.run()
         raise typer.Exit(app.return_code or 0)

@@ -8,16 +8,25 @@ gateway.py in a thread worker; this module only keeps time:
 * each second the countdowns tick (no query);
 * every `tui.refresh_seconds` an exclusive worker reads the change marker (the newest
   history entry of any petition); when it moved, or a minute passed (overdue is a matter
-  of time), the screens reload, so two terminals see each other's work.
+  of time), the screens reload, so two terminals see each other's work;
+* after `auth.idle_lock_minutes` without a key or mouse event the app locks: a full-screen
+  PIN prompt (screens/pin.py) covers everything, notifications wait behind it, the timers
+  go on underneath; the same operator's PIN opens it again.
+
+Who works: given `credentials` (what `grid triage` presents, as every command), the app
+first checks the session in a worker; when none holds it asks for the PIN (the same screen)
+before anything else is read. Given only a username (tests of the screens, benchmarks), it
+looks that worker up and opens the queue at once.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
@@ -25,44 +34,118 @@ from textual.worker import Worker, WorkerState
 from baiyin_cli import timeutil
 from baiyin_cli.i18n import L, set_lang
 from baiyin_cli.tui import keys
-from baiyin_cli.tui.gateway import Filters, Gateway, Identify
+from baiyin_cli.tui.gateway import Credentials, Filters, Gateway, Identify, error_text
 
 STALE_AFTER = 60.0  # seconds: reload even without changes, since "overdue" moves with the clock
+HELD_NOTES = 20  # notifications kept while the screen is locked, shown after unlocking
+# While nobody is signed in (or the screen is locked) only these app actions work.
+LOCKED_ACTIONS = frozenset({"quit_app", "quit", "help_quit"})
 
 
 class TriageApp(App[int]):
     CSS_PATH = "app.tcss"
     ENABLE_COMMAND_PALETTE = True
+    # Class defaults: Textual asks check_action before __init__ has run.
+    signed_in = False  # the queue is open for an authenticated operator
+    locked = False
 
     def __init__(
         self,
         username: str | None,
         *,
         identify: Identify | None = None,
+        credentials: Credentials | None = None,
         url: str | None = None,
         area: str | None = None,
         lang: str | None = None,
         refresh_seconds: float | None = None,
+        idle_minutes: float | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         if lang:
             set_lang(lang)
         super().__init__()
         keys.install(self, "app")
         from baiyin_cli import config
+        from baiyin_cli.services import auth
 
-        self.gateway = Gateway(username, url, identify)
+        self.gateway = Gateway(username, url, identify, credentials)
         self.initial_filters = Filters(area=area or None)
         self.refresh_seconds = float(refresh_seconds or config.load().get("tui.refresh_seconds", 5) or 5)
         self.marker: Any = None
         self.loaded_at = time.monotonic()
         self.title = L("grid 诉求分拣", "grid triage")
+        # The idle lock: `clock` (monotonic seconds) is a seam for tests, which move it by hand.
+        self.idle_seconds = 60.0 * float(idle_minutes if idle_minutes is not None else auth.idle_lock_minutes())
+        self.clock = clock or time.monotonic
+        self.last_input = self.clock()
+        self._held: list[tuple[str, dict[str, Any]]] = []
 
     def on_mount(self) -> None:
-        from baiyin_cli.tui.screens.queue import QueueScreen
-
-        self.push_screen(QueueScreen(self.gateway, self.initial_filters))
         self.set_interval(1.0, self._tick, name="countdown")
         self.set_interval(self.refresh_seconds, self._poll, name="refresh")
+        if self.gateway.credentials is None:
+            self.open_queue()
+        else:
+            self.run_worker(self.gateway.start, name="start", group="start", thread=True, exit_on_error=False)
+
+    def open_queue(self) -> None:
+        from baiyin_cli.tui.screens.queue import QueueScreen
+
+        self.signed_in = True
+        self.last_input = self.clock()
+        self.push_screen(QueueScreen(self.gateway, self.initial_filters))
+
+    def ask_pin(self) -> None:
+        """No valid session: the PIN first, then the queue."""
+        from baiyin_cli.tui.screens.pin import PinScreen
+
+        self.push_screen(
+            PinScreen(self.gateway, username=self.gateway.login_name(), lock=False),
+            callback=lambda _result: self.open_queue(),
+        )
+
+    # ------------------------------------------------------------ the idle lock
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.InputEvent):
+            self.last_input = self.clock()
+        await super().on_event(event)
+
+    def check_idle(self) -> bool:
+        """Lock when the operator has been away `auth.idle_lock_minutes`; True if locked now."""
+        if not self.signed_in or self.locked:
+            return False
+        if self.clock() - self.last_input < self.idle_seconds:
+            return False
+        self.lock()
+        return True
+
+    def lock(self) -> None:
+        from baiyin_cli.tui.screens.pin import PinScreen
+
+        if self.locked:
+            return
+        self.locked = True
+        self.clear_notifications()
+        self.push_screen(
+            PinScreen(self.gateway, username=self.gateway.locked_by(), lock=True), callback=self._unlocked
+        )
+
+    def _unlocked(self, _result: Any) -> None:
+        self.locked = False
+        self.last_input = self.clock()
+        held, self._held = self._held, []
+        for message, kw in held:
+            self.notify(message, **kw)
+        self.reload_all()
+
+    def notify(self, message: str, **kw: Any) -> None:  # type: ignore[override]
+        """Notifications wait while the screen is locked (they may name petitions)."""
+        if self.locked:
+            self._held = [*self._held, (message, kw)][-HELD_NOTES:]
+            return
+        super().notify(message, **kw)
 
     # ------------------------------------------------------------ time
 
@@ -72,8 +155,11 @@ class TriageApp(App[int]):
             tick = getattr(screen, "tick", None)
             if tick is not None and screen.is_attached:
                 tick(now)
+        self.check_idle()
 
     def _poll(self) -> None:
+        if not self.signed_in:
+            return
         self.run_worker(
             self.gateway.marker, name="marker", group="poll", thread=True, exclusive=True, exit_on_error=False
         )
@@ -84,6 +170,15 @@ class TriageApp(App[int]):
         self.loaded_at = time.monotonic()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "start":
+            if event.state == WorkerState.SUCCESS:
+                if event.worker.result is None:
+                    self.ask_pin()
+                else:
+                    self.open_queue()
+            elif event.state == WorkerState.ERROR:
+                self.exit(None, return_code=4, message=error_text(event.worker.error))
+            return
         if event.worker.group != "poll" or event.state != WorkerState.SUCCESS:
             return
         marker = event.worker.result
@@ -112,6 +207,8 @@ class TriageApp(App[int]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # `q` in a form or picker must not throw the form away with the app: Esc closes those.
+        if not self.signed_in or self.locked:
+            return action in LOCKED_ACTIONS
         if action == "quit_app":
             from textual.screen import ModalScreen
 

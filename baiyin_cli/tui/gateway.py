@@ -151,6 +151,25 @@ def error_text(exc: BaseException | None) -> str:
 Identify = Callable[["Session"], "Operator | None"]
 
 
+@dataclass
+class Credentials:
+    """What this terminal presents to prove who works at it, as every `grid` command does:
+    the claimed name (--as / GRID_USER), the session token and where it came from ("env":
+    GRID_TOKEN, "file": the state dir), and `--demo`. The PIN screen replaces the token."""
+
+    claimed: str | None
+    token: str | None = None
+    source: str | None = None
+    demo: bool = False
+
+    def identify(self, session: Session) -> Operator | None:
+        from baiyin_cli.services.access import authenticate
+
+        return authenticate(
+            session, claimed=self.claimed, token=self.token, source=self.source, demo=self.demo
+        )
+
+
 class Gateway:
     """Blocking calls into the services for one operator (run them in thread workers).
 
@@ -161,11 +180,16 @@ class Gateway:
     """
 
     def __init__(
-        self, username: str | None, url: str | None = None, identify: Identify | None = None
+        self,
+        username: str | None,
+        url: str | None = None,
+        identify: Identify | None = None,
+        credentials: Credentials | None = None,
     ) -> None:
         self.username = username
         self.url = url
-        self.identify = identify
+        self.credentials = credentials
+        self.identify = credentials.identify if credentials is not None else identify
         self.names = Names()
         self._op: Operator | None = None
 
@@ -188,13 +212,74 @@ class Gateway:
 
     error_text = staticmethod(error_text)
 
-    # ------------------------------------------------------------ start
+    # ------------------------------------------------------------ who is working
 
-    def start(self) -> dict[str, Any]:
-        """Who is working, and the names the screens show for codes."""
-        with self.session() as (s, op):
-            self._load_names(s)
-            return self.operator_info(op)
+    def database_url(self) -> str:
+        from baiyin_cli import store
+
+        return self.url or store.database_url()
+
+    def start(self) -> dict[str, Any] | None:
+        """Who is working, and the names the screens show for codes; None when the presented
+        session does not hold (none, expired, revoked, another operator's): the PIN is asked."""
+        from baiyin_cli.errors import NotPermitted
+        from baiyin_cli.services import auth
+
+        try:
+            with self.session() as (s, op):
+                self._load_names(s)
+                return self.operator_info(op)
+        except NotPermitted as exc:
+            if auth.login_required(exc):
+                return None
+            raise
+
+    def login_name(self) -> str | None:
+        """The name the PIN screen offers: the claimed one, else whoever last logged in here,
+        else config `operator` / GRID_USER."""
+        from baiyin_cli.services import access, auth
+
+        claimed = self.credentials.claimed if self.credentials else self.username
+        return claimed or auth.saved_username(self.database_url()) or access.default_username()
+
+    def login(self, username: str, secret: str) -> dict[str, Any]:
+        """Check the PIN as `grid login` does (auth.sign_in: lockout, audit, token file 0600)
+        and work on with the new session. A wrong PIN raises NotPermitted(LOGIN_FAILED)."""
+        from baiyin_cli.services import auth
+
+        r = auth.sign_in(self.database_url(), username, secret)
+        self._use_session(username, r["token"])
+        return r
+
+    def unlock(self, secret: str) -> dict[str, Any]:
+        """The idle lock: the PIN of the operator at work (auth.unlock, judged like a login).
+        If their session ended meanwhile, the new one is kept like a login's."""
+        from baiyin_cli import store
+        from baiyin_cli.errors import NotPermitted
+        from baiyin_cli.services import auth
+
+        username = self.locked_by()
+        creds = self.credentials
+        token = creds.token if creds is not None and not creds.demo else None
+        with store.session(write=True, url=self.url) as s:
+            r = auth.unlock(s, username or "", secret, token)
+        if not r["ok"]:
+            raise NotPermitted(auth.LOGIN_FAILED)
+        if r["renewed"]:
+            auth.save_token(self.database_url(), r["token"], username or "", r["expires_at"])
+            self._use_session(username or "", r["token"])
+        return r
+
+    def locked_by(self) -> str | None:
+        """The operator whose PIN opens the lock: who the last call worked for."""
+        return self._op.username if self._op is not None else self.username
+
+    def _use_session(self, username: str, token: str) -> None:
+        self.username = username
+        if self.credentials is not None:
+            self.credentials.claimed = username
+            self.credentials.token = token
+            self.credentials.source = "file"
 
     def _load_names(self, s: Session) -> None:
         from sqlmodel import select

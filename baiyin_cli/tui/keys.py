@@ -48,6 +48,8 @@ KEYS: tuple[Key, ...] = (
     Key("help", "question_mark", "app.help", "帮助", "Help", APP, display="?"),
     Key("palette", "ctrl+p", "app.command_palette", "命令面板", "Commands", APP, show=False, display="^p"),
     Key("refresh", "ctrl+r,f5", "app.refresh_now", "刷新", "Refresh", APP, show=False, display="^r"),
+    # -- the PIN screen (start without a session; idle lock)
+    Key("pin_leave", "escape", "leave", "退出", "Quit", ("pin",), display="esc"),
     # -- moving in the queue
     Key("down", "j,down", "cursor(1)", "下移", "Down", QUEUE, show=False, display="j/↓"),
     Key("up", "k,up", "cursor(-1)", "上移", "Up", QUEUE, show=False, display="k/↑"),

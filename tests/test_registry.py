@@ -559,16 +559,20 @@ def test_demo_households_and_residents(env_dirs, tmp_path):
     made = ctx.made
     assert 25 * made["grids"] <= made["households"] <= 40 * made["grids"]
     assert len(ctx.households) == made["households"] and ctx.households[0]["head"]
+    from baiyin_cli.services import crypto
+
+    cipher = crypto.for_url(f"sqlite:///{path}")  # ID numbers and phones are stored encrypted
     con = sqlite3.connect(path)
     q = lambda sql: con.execute(sql).fetchall()  # noqa: E731
-    for number, birth, sex in q("SELECT id_number, birth_date, sex FROM resident WHERE id_number IS NOT NULL"):
+    for blob, birth, sex in q("SELECT id_number_enc, birth_date, sex FROM resident WHERE id_number_enc IS NOT NULL"):
+        number = cipher.open(blob, "resident.id_number")
         info = validate.id_number(number)
         assert (info.birth_date.isoformat(), info.sex) == (birth, sex) and number[:6] in {
             "620402", "620403", "620421", "620422", "620423"}
     assert q("SELECT COUNT(*) FROM household h WHERE (SELECT COUNT(*) FROM resident r WHERE r.household_id = h.id"
              " AND r.relation = '02' AND r.archived_at IS NULL) != 1") == [(0,)]
-    assert q("SELECT COUNT(*) FROM (SELECT id_number FROM resident WHERE id_number IS NOT NULL"
-             " GROUP BY id_number HAVING COUNT(*) > 1)") == [(0,)]
+    assert q("SELECT COUNT(*) FROM (SELECT id_number_hash FROM resident WHERE id_number_hash IS NOT NULL"
+             " GROUP BY id_number_hash HAVING COUNT(*) > 1)") == [(0,)]
     assert q("SELECT COUNT(*) FROM (SELECT grid_code, address_norm FROM household"
              " GROUP BY grid_code, address_norm HAVING COUNT(*) > 1)") == [(0,)]
     # Care tags on a plausible share; the elderly living alone are old and alone.
@@ -589,15 +593,19 @@ def test_demo_households_and_residents(env_dirs, tmp_path):
              " WHERE c.relation IN ('20', '30')")
     assert 19 <= gaps[0][0] and gaps[0][1] <= 43
     assert q("SELECT MAX(birth_date) < date('now', '-18 years') FROM resident WHERE relation = '02'") == [(1,)]
-    assert q("SELECT COUNT(*) FROM resident WHERE phone IS NOT NULL AND birth_date > date('now', '-16 years')") == [(0,)]
+    assert q("SELECT COUNT(*) FROM resident WHERE phone_enc IS NOT NULL AND birth_date > date('now', '-16 years')") == [(0,)]
     assert re.fullmatch(r"[a-z]+", q("SELECT name_pinyin FROM resident LIMIT 1")[0][0])
     assert q("SELECT COUNT(*) FROM household_address_key")[0][0] > made["households"]
-    sample = q("SELECT name, id_number, phone, birth_date FROM resident ORDER BY id")
+    def clear(con: sqlite3.Connection) -> list[tuple]:
+        rows = con.execute("SELECT name, id_number_enc, phone_enc, birth_date FROM resident ORDER BY id").fetchall()
+        return [(n, cipher.open(i, "resident.id_number"), cipher.open(p, "resident.phone"), b) for n, i, p, b in rows]
+
+    sample = clear(con)
     con.close()
     again = tmp_path / "again.db"
     _registry_demo(again)
     con = sqlite3.connect(again)
-    assert con.execute("SELECT name, id_number, phone, birth_date FROM resident ORDER BY id").fetchall() == sample
+    assert clear(con) == sample
     con.close()
     # The demo answers the registry commands.
     from tests.conftest import invoke

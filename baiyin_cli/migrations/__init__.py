@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-HEAD = "0003"
-REVISIONS = ("0001", "0002", "0003")
+HEAD = "0004"
+REVISIONS = ("0001", "0002", "0003", "0004")
 
 HERE = Path(__file__).parent
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Column, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Column, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlmodel import Field, SQLModel
 
 from baiyin_cli.models.types import UTCDateTime
@@ -56,7 +56,9 @@ class Petition(SQLModel, table=True):
     )
     address: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
     reporter_name: str | None = Field(default=None, sa_column=Column(String(50), nullable=True))
-    reporter_phone: str | None = Field(default=None, sa_column=Column(String(20), nullable=True))
+    # The reporter's phone: ciphertext and lookup hash (services/crypto.py), last four in clear.
+    reporter_phone_enc: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    reporter_phone_hash: bytes | None = Field(default=None, sa_column=Column(LargeBinary(32), nullable=True))
     phone_last4: str | None = Field(default=None, sa_column=Column(String(4), nullable=True))
     anonymous: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default="0"))
     assignee: str | None = Field(
@@ -116,7 +118,8 @@ class PetitionReporter(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     petition_id: int = Field(sa_column=Column(Integer, ForeignKey("petition.id"), nullable=False))
     name: str | None = Field(default=None, sa_column=Column(String(50), nullable=True))
-    phone: str | None = Field(default=None, sa_column=Column(String(20), nullable=True))
+    phone_enc: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    phone_hash: bytes | None = Field(default=None, sa_column=Column(LargeBinary(32), nullable=True))
     from_number: str | None = Field(default=None, sa_column=Column(String(20), nullable=True))
     added_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Column, Date, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import Column, Date, ForeignKey, Index, Integer, LargeBinary, String, Text, text
 from sqlmodel import Field, SQLModel
 
 from baiyin_cli.models.types import UTCDateTime
@@ -118,13 +118,13 @@ class Resident(SQLModel, table=True):
         Index("ix_resident_initials", "name_initials"),
         Index("ix_resident_id_last4", "id_last4"),
         Index("ix_resident_phone_last4", "phone_last4"),
-        # One active resident per ID number.
+        # One active resident per ID number (by its keyed hash: the number itself is encrypted).
         Index(
-            "uq_resident_active_id_number",
-            "id_number",
+            "uq_resident_active_id_hash",
+            "id_number_hash",
             unique=True,
-            sqlite_where=text("archived_at IS NULL AND id_number IS NOT NULL"),
-            postgresql_where=text("archived_at IS NULL AND id_number IS NOT NULL"),
+            sqlite_where=text("archived_at IS NULL AND id_number_hash IS NOT NULL"),
+            postgresql_where=text("archived_at IS NULL AND id_number_hash IS NOT NULL"),
         ),
         # Exactly one active head per household (the "at least one" half is a service rule).
         Index(
@@ -141,11 +141,15 @@ class Resident(SQLModel, table=True):
     name: str = Field(sa_column=Column(_search_str(50), nullable=False))
     name_pinyin: str = Field(sa_column=Column(_search_str(200), nullable=False))
     name_initials: str = Field(sa_column=Column(_search_str(50), nullable=False))
-    id_number: str | None = Field(default=None, sa_column=Column(String(18), nullable=True))
+    # ID number and phone: AES-256-GCM ciphertext and HMAC-SHA256 lookup hash (services/crypto.py);
+    # the last four digits in clear for search; birth date and sex derived from the ID number.
+    id_number_enc: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    id_number_hash: bytes | None = Field(default=None, sa_column=Column(LargeBinary(32), nullable=True))
     id_last4: str | None = Field(default=None, sa_column=Column(String(4), nullable=True))
     birth_date: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
     sex: str | None = Field(default=None, sa_column=Column(String(1), nullable=True))
-    phone: str | None = Field(default=None, sa_column=Column(String(20), nullable=True))
+    phone_enc: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    phone_hash: bytes | None = Field(default=None, sa_column=Column(LargeBinary(32), nullable=True))
     phone_last4: str | None = Field(default=None, sa_column=Column(String(4), nullable=True))
     relation: str = Field(sa_column=Column(String(2), nullable=False))
     ethnicity: str | None = Field(default=None, sa_column=Column(String(20), nullable=True))

@@ -484,14 +484,14 @@ class HouseholdsTarget(Target):
 # ---------------------------------------------------------------- residents
 
 
-def _resident_current(r: Any, care: list[str]) -> dict[str, Any]:
+def _resident_current(r: Any, care: list[str], clear: Mapping[str, str | None]) -> dict[str, Any]:
     return {
         "id": str(r.id),
         "name": r.name,
-        "id_number": r.id_number,
+        "id_number": clear["id_number"],
         "sex": r.sex,
         "birth_date": r.birth_date,
-        "phone": r.phone,
+        "phone": clear["phone"],
         "relation": r.relation,
         "ethnicity": r.ethnicity,
         "care": care,
@@ -573,20 +573,34 @@ class ResidentsTarget(Target):
 
         from baiyin_cli.models import Household, Resident, ResidentCare
         from baiyin_cli.models.registry import HEAD_RELATION
-        from baiyin_cli.services import registry
+        from baiyin_cli.services import crypto, registry
         from baiyin_cli.services.access import in_scope
         from baiyin_cli.services.privacy import mask_id
 
         R, H = Resident.__table__, Household.__table__
         out: list[Plan | Problem] = []
+        cipher = crypto.for_session(session)
+        decrypted: dict[int, dict[str, str | None]] = {}
+
+        def clear(m: Any) -> dict[str, str | None]:
+            """A stored resident's ID number and phone, decrypted once per chunk."""
+            c = decrypted.get(m.id)
+            if c is None:
+                c = decrypted[m.id] = registry.resident_clear(m, cipher)
+            return c
+
+        def by_id_number(numbers: list[str]) -> dict[str, Any]:
+            """Active residents by ID number, found through the keyed hash."""
+            digests = cipher.lookups(numbers, "resident.id_number")
+            found = fetch(session, R, "id_number_hash", digests, where=R.c.archived_at.is_(None))
+            return {digests[bytes(d)]: m for d, m in found.items()}
+
         # 1. The records rows name: by number, by ID number (active), and every active member of
         #    the households in this chunk (for household + name, and the one-head rule).
         rids = [int(x) for r in rows for x in [_text(r.values.get("id")).lstrip("#")] if x.isdigit()]
         by_id = fetch(session, R, "id", rids)
         idns = [_text(r.values.get("id_number")).upper() for r in rows]
-        by_idn = fetch(
-            session, R, "id_number", [i for i in idns if i and "*" not in i], where=R.c.archived_at.is_(None)
-        )
+        by_idn = by_id_number([i for i in idns if i and "*" not in i])
         households = fetch(session, H, "code", (_text(r.values.get("household")) for r in rows))
         known_ids = {h.id for h in households.values()}
         extra = {x.household_id for x in [*by_id.values(), *by_idn.values()]} - known_ids
@@ -627,7 +641,7 @@ class ResidentsTarget(Target):
                         (
                             m
                             for m in members.get(h.id, [])
-                            if m.name == name and (not idn or "*" in idn or m.id_number is None)
+                            if m.name == name and (not idn or "*" in idn or m.id_number_enc is None)
                         ),
                         None,
                     )
@@ -639,7 +653,7 @@ class ResidentsTarget(Target):
             try:
                 current = None
                 if cur is not None:
-                    current = _resident_current(cur, own.get(cur.id, []))
+                    current = _resident_current(cur, own.get(cur.id, []), clear(cur))
                     h = hh_by_id.get(cur.household_id)
                     current["household"] = h.code if h is not None else None
                 merged: dict[str, Any] = dict(current or {})
@@ -659,7 +673,7 @@ class ResidentsTarget(Target):
         more = [
             p["id_number"] for _r, _c, _cu, p in staged if p["id_number"] and p["id_number"] not in by_idn
         ]
-        by_idn.update(fetch(session, R, "id_number", more, where=R.c.archived_at.is_(None)))
+        by_idn.update(by_id_number(more))
         missing = {x.household_id for x in by_idn.values()} - set(hh_by_id)
         if missing:
             hh_by_id.update({h.id: h for h in fetch(session, H, "id", missing).values()})
@@ -692,14 +706,15 @@ class ResidentsTarget(Target):
                 self.decide(f"#{key}" if cur is not None else key, cur is not None)
                 if cur is not None and cur.household_id != h.id:
                     old = hh_by_id.get(cur.household_id)
-                    by_number = bool(cur.id_number) and not _text(r.values.get("id"))
+                    cur_idn = clear(cur)["id_number"]
+                    by_number = bool(cur_idn) and not _text(r.values.get("id"))
                     if old is None or not in_scope(op, old.grid_code):
                         raise InvalidInput(
                             registry.RESIDENT_ID_TAKEN_ELSEWHERE,
-                            id=mask_id(cur.id_number) or "-",
+                            id=mask_id(cur_idn) or "-",
                             field_key="id_number" if by_number else "id",
                         )
-                    who = f"{self.columns[3].label()} {mask_id(cur.id_number)}" if by_number else f"#{cur.id}"
+                    who = f"{self.columns[3].label()} {mask_id(cur_idn)}" if by_number else f"#{cur.id}"
                     raise Conflict(
                         RESIDENT_OTHER_HOUSEHOLD,
                         who=who,
@@ -727,7 +742,7 @@ class ResidentsTarget(Target):
                         field_key="id_number",
                     )
                 identity = (p["id_number"], p["name"], p["birth_date"])
-                if cur is None or identity != (cur.id_number, cur.name, cur.birth_date):
+                if cur is None or identity != (clear(cur)["id_number"], cur.name, cur.birth_date):
                     twin = twins.get((p["name"], p["birth_date"], h.grid_code))
                     if twin is not None and (cur is None or twin[0] != cur.id):
                         raise InvalidInput(
@@ -774,6 +789,7 @@ class ResidentsTarget(Target):
                 if is_head != (cur.relation == HEAD_RELATION):
                     raise InvalidInput(registry.RESIDENT_HEAD_RELATION, field_key="relation")
                 changes = {k: p[k] for k in registry.RESIDENT_COLUMNS if p[k] != getattr(cur, k)}
+                changes.update({k: p[k] for k in registry.RESIDENT_SECRETS if p[k] != clear(cur)[k]})
                 if p["care"] != own.get(cur.id, []):
                     changes["care"] = p["care"]
                 if changes and cur.archived_at is not None:
@@ -787,9 +803,11 @@ class ResidentsTarget(Target):
 
     def write(self, session: Session, op: Operator | None, plans: list[Plan]) -> None:
         from baiyin_cli.models import Resident, ResidentCare
-        from baiyin_cli.services.registry import RESIDENT_COLUMNS
+        from baiyin_cli.services import crypto
+        from baiyin_cli.services.registry import RESIDENT_COLUMNS, RESIDENT_SECRETS, resident_secret_columns
 
         R = Resident.__table__
+        cipher = crypto.for_session(session)
         now = self.now
         creates = [p for p in plans if p.action == "create"]
         rows, care = [], []
@@ -800,6 +818,7 @@ class ResidentsTarget(Target):
                     "id": rid,
                     "household_id": v["household_id"],
                     **{k: v[k] for k in RESIDENT_COLUMNS},
+                    **resident_secret_columns(cipher, v),
                     "created_at": now,
                     "updated_at": now,
                     "version": 1,
@@ -816,7 +835,13 @@ class ResidentsTarget(Target):
             [
                 {
                     "id": p.current.id,
-                    **{k: v for k, v in p.changes.items() if k != "care"},
+                    **{k: v for k, v in p.changes.items() if k != "care" and k not in RESIDENT_SECRETS},
+                    **{
+                        column: value
+                        for k in RESIDENT_SECRETS
+                        if k in p.changes
+                        for column, value in cipher.columns(f"resident.{k}", p.changes[k]).items()
+                    },
                     "updated_at": now,
                     "version": p.current.version + 1,
                 }
@@ -842,7 +867,7 @@ class ResidentsTarget(Target):
 
         from baiyin_cli.errors import UsageError
         from baiyin_cli.models import Household, HouseholdCare, Resident, ResidentCare
-        from baiyin_cli.services import registry
+        from baiyin_cli.services import crypto, registry
         from baiyin_cli.services.access import may_reveal, require_area, scope_clause
         from baiyin_cli.services.privacy import scrub
         from baiyin_cli.services.registry_keys import full_address
@@ -886,6 +911,7 @@ class ResidentsTarget(Target):
             )
         q = q.order_by(H.c.code, R.c.relation, R.c.id)
         mine: dict[str, bool] = {}
+        cipher = crypto.for_session(session)
         for batch in batches(stream(session, q), 1000):
             rtags = _tags(session, ResidentCare, "resident_id", [r.id for r in batch])
             htags = _tags(session, HouseholdCare, "household_id", list({r.household_id for r in batch}))
@@ -894,14 +920,15 @@ class ResidentsTarget(Target):
                 if r.grid_code not in mine:
                     mine[r.grid_code] = may_reveal(op, r.grid_code)
                 hide_name = not reveal and bool(tags or htags.get(r.household_id)) and not mine[r.grid_code]
+                clear = registry.resident_clear(r, cipher)
                 yield {
                     "id": r.id,
                     "household": r.h_code,
                     "name": mask("name", r.name) if hide_name else r.name,
-                    "id_number": r.id_number if reveal else mask("id", r.id_number),
+                    "id_number": clear["id_number"] if reveal else mask("id", clear["id_number"]),
                     "sex": r.sex,
                     "birth_date": r.birth_date if reveal else mask("date", r.birth_date),
-                    "phone": r.phone if reveal else mask("phone", r.phone),
+                    "phone": clear["phone"] if reveal else mask("phone", clear["phone"]),
                     "relation": r.relation,
                     "ethnicity": r.ethnicity,
                     "care": tags,

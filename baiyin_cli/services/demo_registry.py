@@ -244,9 +244,12 @@ def step_registry(ctx: Any) -> None:
 
     from baiyin_cli import timeutil
     from baiyin_cli.models import Household, HouseholdAddressKey, HouseholdCare, Resident, ResidentCare
+    from baiyin_cli.services import crypto
+    from baiyin_cli.services.registry import resident_secret_columns
     from baiyin_cli.services.registry_keys import address_keys, full_address, name_keys, normalise_address
 
     s, rng, now = ctx.session, ctx.rng, ctx.now
+    cipher = crypto.for_session(s)  # ID numbers and phones are stored encrypted (the demo's own key)
     today = timeutil.local_date(now)
     community_names = {c["code"]: c["name"] for c in ctx.communities}
     taken: set[str] = set()
@@ -290,6 +293,7 @@ def step_registry(ctx: Any) -> None:
         ethnicity = rng.choices([e for e, _ in ETHNICITY_WEIGHTS], weights=[w for _, w in ETHNICITY_WEIGHTS])[0]
         all_tags = set(tags)
         head: dict[str, Any] | None = None
+        head_phone: str | None = None
         for p in people:
             age = _years(today, p.birth)
             region = district if rng.random() < 0.85 else rng.choice(BAIYIN_PREFIXES)
@@ -298,8 +302,9 @@ def step_registry(ctx: Any) -> None:
             pinyin, initials = name_keys(p.name)
             row = dict(
                 household_id=hid, name=p.name, name_pinyin=pinyin, name_initials=initials,
-                id_number=number, id_last4=number[-4:] if number else None, birth_date=p.birth, sex=p.sex,
-                phone=phone, phone_last4=phone[-4:] if phone else None, relation=p.relation,
+                id_last4=number[-4:] if number else None, birth_date=p.birth, sex=p.sex,
+                phone_last4=phone[-4:] if phone else None, relation=p.relation,
+                **resident_secret_columns(cipher, {"id_number": number, "phone": phone}),
                 ethnicity=ethnicity if rng.random() < 0.97 else "01", note=None, archived_at=None,
                 archive_reason=None, created_at=h["created_at"], updated_at=h["created_at"], version=1,
             )
@@ -307,11 +312,11 @@ def step_registry(ctx: Any) -> None:
             rcare_plan.append(p.care)
             all_tags |= p.care
             if p.relation == "02":
-                head = row
+                head, head_phone = row, phone
         ctx_households.append({
             "id": hid, "code": h["code"], "grid": h["grid_code"], "address": full_address(
                 h["address"], h["building"], h["unit"], h["room"]),
-            "care": all_tags, "head": head["name"] if head else None, "phone": head["phone"] if head else None,
+            "care": all_tags, "head": head["name"] if head else None, "phone": head_phone,
         })
     first_rid = _next_id(conn, Resident)
     rids = list(range(first_rid, first_rid + len(residents)))

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from sqlmodel import Session
 
     from baiyin_cli.models import Area, Household, Resident
+    from baiyin_cli.services.crypto import Cipher
 
 # ---------------------------------------------------------------- messages
 
@@ -520,10 +521,35 @@ def prepare_resident(session: Session | None, values: Mapping[str, Any]) -> dict
 
 
 HOUSEHOLD_COLUMNS = ("code", "grid_code", "address", "address_norm", "building", "unit", "room", "type", "note")
+# Columns stored as prepared; the personal numbers (RESIDENT_SECRETS) are stored encrypted, each
+# as `<name>_enc` and `<name>_hash` (services/crypto.py).
 RESIDENT_COLUMNS = (
-    "name", "name_pinyin", "name_initials", "id_number", "id_last4", "birth_date", "sex", "phone",
+    "name", "name_pinyin", "name_initials", "id_last4", "birth_date", "sex",
     "phone_last4", "relation", "ethnicity", "note",
 )
+RESIDENT_SECRETS = ("id_number", "phone")
+
+
+def resident_secret_columns(cipher: Cipher, values: Mapping[str, Any]) -> dict[str, bytes | None]:
+    """The encrypted columns (ciphertext and lookup hash) of a prepared resident's ID number and phone."""
+    return {
+        **cipher.columns("resident.id_number", values.get("id_number")),
+        **cipher.columns("resident.phone", values.get("phone")),
+    }
+
+
+def resident_clear(r: Any, cipher: Cipher | None = None) -> dict[str, str | None]:
+    """{"id_number": ..., "phone": ...} of a stored resident (an ORM object or a row), decrypted."""
+    if r.id_number_enc is None and r.phone_enc is None:
+        return {"id_number": None, "phone": None}
+    if cipher is None:
+        from baiyin_cli.services import crypto
+
+        cipher = crypto.for_object(r)
+    return {
+        "id_number": cipher.open(r.id_number_enc, "resident.id_number", r.id),
+        "phone": cipher.open(r.phone_enc, "resident.phone", r.id),
+    }
 
 
 # ---------------------------------------------------------------- database checks
@@ -603,12 +629,21 @@ def next_household_code(session: Session, grid_code: str) -> str:
 
 
 def find_id_number_owner(session: Session, id_number: str, *, exclude_id: int | None = None) -> Resident | None:
-    """The active resident holding this ID number."""
+    """The active resident holding this ID number (found by its keyed hash)."""
+    from baiyin_cli.services import crypto
+
+    return find_id_hash_owner(
+        session, crypto.for_session(session).lookup(id_number, "resident.id_number"), exclude_id=exclude_id
+    )
+
+
+def find_id_hash_owner(session: Session, digest: bytes | None, *, exclude_id: int | None = None) -> Resident | None:
+    """The active resident whose ID number has this lookup hash."""
     from sqlmodel import select
 
     from baiyin_cli.models import Resident
 
-    q = select(Resident).where(Resident.id_number == id_number, Resident.archived_at.is_(None))  # type: ignore[union-attr]
+    q = select(Resident).where(Resident.id_number_hash == digest, Resident.archived_at.is_(None))  # type: ignore[union-attr]
     if exclude_id is not None:
         q = q.where(Resident.id != exclude_id)
     return session.exec(q).first()
@@ -854,9 +889,10 @@ def resident_public(
     care: Iterable[str] | None = None,
     household: str | None = None,
     mask_names: bool = False,
+    cipher: Cipher | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    """A resident as --json shows it.
+    """A resident as --json shows it (ID number and phone decrypted, then masked unless revealed).
 
     Masked unless `reveal`: id_number 620402********1234, phone 138****5678, no birth_date (its
     digits are the middle of the ID number; `age` is given instead), ID/phone numbers in the note.
@@ -864,6 +900,7 @@ def resident_public(
     """
     name = r.name
     pinyin = r.name_pinyin
+    clear = resident_clear(r, cipher)
     if mask_names and not reveal:
         name = mask_name(r.name) or ""
         pinyin = None
@@ -875,8 +912,8 @@ def resident_public(
         "sex": r.sex,
         "age": age_on(r.birth_date),
         "birth_date": r.birth_date.isoformat() if (reveal and r.birth_date) else None,
-        "id_number": r.id_number if reveal else mask_id(r.id_number),
-        "phone": r.phone if reveal else mask_phone(r.phone),
+        "id_number": clear["id_number"] if reveal else mask_id(clear["id_number"]),
+        "phone": clear["phone"] if reveal else mask_phone(clear["phone"]),
         "relation": r.relation,
         "ethnicity": r.ethnicity,
         "care": _ordered(care) if care is not None else [],
@@ -1354,7 +1391,10 @@ def restore_household(
     )
     # Members come back only with their head, and only if nobody else holds their ID number
     # meanwhile (registered anew elsewhere): otherwise they stay archived, to be registered again.
-    back = [r for r in together if not (r.id_number and find_id_number_owner(session, r.id_number, exclude_id=r.id))]
+    back = [
+        r for r in together
+        if not (r.id_number_hash and find_id_hash_owner(session, r.id_number_hash, exclude_id=r.id))
+    ]
     if not any(r.relation == HEAD_RELATION for r in back) or active_head(session, h.id) is not None:  # type: ignore[arg-type]
         back = []
     for r in back:
@@ -1435,10 +1475,13 @@ def get_resident(session: Session, ref: str | int) -> Resident:
             raise NotFound(RESIDENT_NOT_FOUND, ref=f"#{raw}")
         return r
     if len(raw) == 18:
+        from baiyin_cli.services import crypto
+
         number = raw.upper()
+        digest = crypto.for_session(session).lookup(number, "resident.id_number")
         r = session.exec(
             select(Resident)
-            .where(Resident.id_last4 == number[-4:], Resident.id_number == number)  # id_last4: an index
+            .where(Resident.id_last4 == number[-4:], Resident.id_number_hash == digest)  # id_last4: an index
             .order_by(col(Resident.archived_at).is_not(None), col(Resident.id).desc())
         ).first()
         if r is None:
@@ -1492,8 +1535,16 @@ def add_resident(
     _check_active(h)
     check_resident_unique(session, op, p, h.grid_code, force=force)
     check_head_rule(session, h, p["relation"])
+    from baiyin_cli.services import crypto
+
     now = timeutil.now()
-    r = Resident(household_id=h.id, **{k: p[k] for k in RESIDENT_COLUMNS}, created_at=now, updated_at=now)  # type: ignore[arg-type]
+    r = Resident(
+        household_id=h.id,  # type: ignore[arg-type]
+        **{k: p[k] for k in RESIDENT_COLUMNS},
+        **resident_secret_columns(crypto.for_session(session), p),
+        created_at=now,
+        updated_at=now,
+    )
     session.add(r)
     _flush(session, mask_id(p["id_number"]) or h.code)
     _set_tags(session, ResidentCare, "resident_id", r.id, p["care"])  # type: ignore[arg-type]
@@ -1620,34 +1671,43 @@ def edit_resident(
     if not changes and not add and not remove:
         raise UsageError(HOUSEHOLD_NOTHING_TO_CHANGE)
     own = _resident_tags(session, [r.id]).get(r.id, [])  # type: ignore[list-item]
+    from baiyin_cli.services import crypto
+
+    cipher = crypto.for_session(session)
+    clear = resident_clear(r, cipher)
     current: dict[str, Any] = {
-        "name": r.name, "id_number": r.id_number, "phone": r.phone, "relation": r.relation,
+        "name": r.name, "id_number": clear["id_number"], "phone": clear["phone"], "relation": r.relation,
         "ethnicity": r.ethnicity, "note": r.note, "birth_date": r.birth_date, "sex": r.sex,
     }
-    if r.id_number or "id_number" in changes:
+    if clear["id_number"] or "id_number" in changes:
         # Birth date and sex follow the ID number; only explicitly typed ones are checked against it.
         current.pop("birth_date")
         current.pop("sex")
     p = prepare_resident(session, {**current, **changes, "care": own})
     if (p["relation"] == HEAD_RELATION) != (r.relation == HEAD_RELATION):
         raise InvalidInput(RESIDENT_HEAD_RELATION, field_key="relation")
-    identity_changed = (p["id_number"], p["name"], p["birth_date"]) != (r.id_number, r.name, r.birth_date)
+    identity_changed = (p["id_number"], p["name"], p["birth_date"]) != (clear["id_number"], r.name, r.birth_date)
     if identity_changed:
         check_resident_unique(session, op, p, h.grid_code, exclude_id=r.id, force=force)
     tags = _ordered((set(own) | set(add)) - set(remove))
     changed = [k for k in RESIDENT_COLUMNS if getattr(r, k) != p[k]]
-    if not changed and tags == own:
+    changed_secrets = [k for k in RESIDENT_SECRETS if clear[k] != p[k]]
+    if not changed and not changed_secrets and tags == own:
         raise UsageError(HOUSEHOLD_NOTHING_TO_CHANGE)
-    before = resident_public(r, care=own, household=h.code)
+    before = resident_public(r, care=own, household=h.code, cipher=cipher)
     for k in changed:
         setattr(r, k, p[k])
+    for k in changed_secrets:
+        for column, value in cipher.columns(f"resident.{k}", p[k]).items():
+            setattr(r, column, value)
+    changed += changed_secrets
     if tags != own:
         _set_tags(session, ResidentCare, "resident_id", r.id, tags)  # type: ignore[arg-type]
     r.updated_at = timeutil.now()
     r.version += 1
     session.add(r)
-    _flush(session, mask_id(r.id_number) or str(r.id))
-    after = resident_public(r, care=tags, household=h.code)
+    _flush(session, mask_id(p["id_number"]) or str(r.id))
+    after = resident_public(r, care=tags, household=h.code, cipher=cipher)
     shown = [k for k in after if k not in ("updated_at", "created_at") and after[k] != before[k]]
     audit.record(
         session, op, "resident.edit", "resident", str(r.id),

@@ -60,8 +60,10 @@ def household_ids_at_address(text: str):  # type: ignore[no-untyped-def]
     return sub
 
 
-def _plan(query: str) -> list[tuple[str, Any]]:
-    """Which lookups a query asks for: [(match kind, where-clause on Resident/Household)]."""
+def _plan(query: str, cipher: Any) -> list[tuple[str, Any]]:
+    """Which lookups a query asks for: [(match kind, where-clause on Resident/Household)].
+
+    A whole ID number or phone is found by its keyed hash (the values are encrypted)."""
     from baiyin_cli.models import Household, Resident
     from baiyin_cli.services import validate
 
@@ -73,7 +75,9 @@ def _plan(query: str) -> list[tuple[str, Any]]:
     upper = compact.upper()
     if re.fullmatch(r"\d{17}[\dX]", upper):
         # id_last4 keeps the lookup on an index whatever the planner makes of the partial unique one.
-        plan.append(("id_number", (Resident.id_last4 == upper[-4:]) & (Resident.id_number == upper)))
+        plan.append(("id_number", (Resident.id_last4 == upper[-4:]) & (
+            Resident.id_number_hash == cipher.lookup(upper, "resident.id_number")
+        )))
     if re.fullmatch(r"\d{3}[\dX]", upper):
         plan.append(("id_last4", Resident.id_last4 == upper))
         if upper.isdigit():
@@ -85,7 +89,9 @@ def _plan(query: str) -> list[tuple[str, Any]]:
             phone = None
         if phone:
             # phone_last4 narrows through its index; the equality checks the rest.
-            plan.append(("phone", (Resident.phone_last4 == phone[-4:]) & (Resident.phone == phone)))
+            plan.append(("phone", (Resident.phone_last4 == phone[-4:]) & (
+                Resident.phone_hash == cipher.lookup(phone, "resident.phone")
+            )))
     if _CJK.search(compact):
         name = re.sub(r"\s+", " ", raw)
         plan.append(("name", Resident.name == name))
@@ -123,7 +129,7 @@ def search_residents(
     from sqlmodel import col, select
 
     from baiyin_cli.models import Household, Resident
-    from baiyin_cli.services import registry
+    from baiyin_cli.services import crypto, registry
 
     area = registry.get_grid(session, grid).code if grid else None
     prefix = read_scope(op, area)
@@ -142,7 +148,7 @@ def search_residents(
     order_for = {
         "name_prefix": Resident.name, "pinyin": Resident.name_pinyin, "initials": Resident.name_initials,
     }
-    for kind, clause in sorted(_plan(query), key=lambda p: MATCHES.index(p[0])):
+    for kind, clause in sorted(_plan(query, crypto.for_session(session)), key=lambda p: MATCHES.index(p[0])):
         q = (
             select(Resident, Household)
             .join(Household, Household.id == Resident.household_id)  # type: ignore[arg-type]

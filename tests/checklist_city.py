@@ -262,6 +262,9 @@ def build(db_url: str) -> None:
             day, n = p.number.split("-")[1:]
             last[day] = max(last.get(day, 0), int(n))
         s.execute(insert(PetitionSequence), [dict(day=d, last=n) for d, n in sorted(last.items())])
+        from baiyin_cli.services import crypto
+
+        cipher = crypto.for_session(s)  # reporter phones are stored encrypted
         for p in PETITIONS:
             filed = t(p.filed)
             hist = _history(p)
@@ -277,7 +280,8 @@ def build(db_url: str) -> None:
             row = dict(
                 number=p.number, text=p.text, category=p.category, channel=p.channel, status=p.status,
                 community_code=p.community, grid_code=p.grid, address=p.address,
-                reporter_name=None if p.anonymous else p.reporter, reporter_phone=p.phone,
+                reporter_name=None if p.anonymous else p.reporter,
+                **cipher.columns("petition.reporter_phone", p.phone),
                 phone_last4=p.phone[-4:] if p.phone else None, anonymous=p.anonymous, assignee=p.assignee,
                 dept_code=p.dept, merged_into=p.merged_into, filed_by=p.filed_by, filed_at=filed, recorded_at=filed,
                 contact_due=contact_due, resolve_due=resolve_due, due_estimated=False,
@@ -289,7 +293,8 @@ def build(db_url: str) -> None:
             pid = s.execute(insert(Petition).values(**row).returning(Petition.id)).scalar_one()
             if p.reporter or p.phone:
                 s.execute(insert(PetitionReporter).values(petition_id=pid, name=None if p.anonymous else p.reporter,
-                                                          phone=p.phone, from_number=p.number, added_at=filed))
+                                                          **cipher.columns("petition_reporter.phone", p.phone),
+                                                          from_number=p.number, added_at=filed))
             for seq, (ev, when, actor, frm, to, data) in enumerate(hist, 1):
                 s.execute(insert(PetitionEvent).values(
                     petition_id=pid, seq=seq, event=ev, from_status=frm, to_status=to, actor=actor,

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from baiyin_cli import timeutil
 from baiyin_cli.errors import Conflict, GridError, InvalidInput, NotFound, NotPermitted
 from baiyin_cli.i18n import M, get_lang
+from baiyin_cli.services import crypto
 from baiyin_cli.services.access import Operator, read_scope, require_area, require_reveal, require_role
 from baiyin_cli.services.bulk import (
     Column,
@@ -542,6 +543,7 @@ class PetitionsTarget(Target):
         cfg = config.load()
         contact_minutes = int(cfg.get("petition.contact_minutes", 30))
         now = timeutil.now()
+        cipher = crypto.for_session(session)
         for r in rows:
             try:
                 number = _text(r.values.get("number")).upper()
@@ -558,7 +560,7 @@ class PetitionsTarget(Target):
                         "grid": cur.grid_code,
                         "household": code_of.get(cur.household_id),
                         "reporter_name": cur.reporter_name,
-                        "reporter_phone": cur.reporter_phone,
+                        "reporter_phone": crypto.read(cur, "petition.reporter_phone", cipher),
                         "address": cur.address,
                         "anonymous": "true" if cur.anonymous else "false",
                         "filed_at": timeutil.iso(cur.filed_at),
@@ -642,7 +644,8 @@ class PetitionsTarget(Target):
                     )
                     out.append(Plan(r.row, "create", number or timeutil.iso(filed_at), values))
                     continue
-                was = {k: getattr(cur, k) for k in values}
+                was = {k: getattr(cur, k) for k in values if k != "reporter_phone"}
+                was["reporter_phone"] = current["reporter_phone"] if current else None
                 was["filed_at"] = _second(cur.filed_at)
                 if was != values:
                     raise Conflict(PETITION_FIXED, number=cur.number)
@@ -743,6 +746,7 @@ class PetitionsTarget(Target):
         creates = [p for p in plans if p.action == "create"]
         if not creates:
             return
+        cipher = crypto.for_session(session)
         need: dict[str, int] = {}
         for p in creates:
             if not p.values["number"]:
@@ -755,11 +759,12 @@ class PetitionsTarget(Target):
             v = dict(p.values)
             if not v["number"]:
                 v["number"] = issued[timeutil.local_date(v["filed_at"]).strftime("%Y%m%d")].pop(0)
-            phone = v["reporter_phone"]
+            phone = v.pop("reporter_phone")
             rows.append(
                 {
                     "id": pid,
                     **v,
+                    **cipher.columns("petition.reporter_phone", phone),
                     "status": wf.INITIAL,
                     "phone_last4": phone[-4:] if phone else None,
                     "filed_by": actor,
@@ -774,7 +779,7 @@ class PetitionsTarget(Target):
                     {
                         "petition_id": pid,
                         "name": v["reporter_name"],
-                        "phone": phone,
+                        **cipher.columns("petition_reporter.phone", phone),
                         "from_number": v["number"],
                         "added_at": v["filed_at"],
                     }
@@ -832,6 +837,7 @@ class PetitionsTarget(Target):
         )
         from baiyin_cli.services.privacy import scrub
 
+        cipher = crypto.for_session(session)
         for p in stream(session, q):
             yield {
                 "number": p.number,
@@ -842,7 +848,10 @@ class PetitionsTarget(Target):
                 "grid": p.grid_code,
                 "household": p.h_code,
                 "reporter_name": p.reporter_name if reveal else mask("name", p.reporter_name),
-                "reporter_phone": p.reporter_phone if reveal else mask("phone", p.reporter_phone),
+                "reporter_phone": (
+                    crypto.read(p, "petition.reporter_phone", cipher)
+                    if reveal else mask("phone", crypto.read(p, "petition.reporter_phone", cipher))
+                ),
                 "address": p.address,
                 "anonymous": p.anonymous,
                 "filed_at": p.filed_at,

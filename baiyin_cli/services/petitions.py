@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from baiyin_cli import timeutil
 from baiyin_cli.errors import Conflict, InvalidInput, NotFound, NotPermitted
 from baiyin_cli.i18n import M
-from baiyin_cli.services import audit, validate
+from baiyin_cli.services import audit, crypto, validate
 from baiyin_cli.services import petition_workflow as wf
 from baiyin_cli.services.access import (
     OUT_OF_SCOPE,
@@ -247,7 +247,7 @@ def find_similar(
         Petition.text,
         Petition.status,
         Petition.filed_at,
-        Petition.reporter_phone,
+        Petition.reporter_phone_hash,
     )
     base = select(*cols).where(
         Petition.community_code == community,
@@ -259,8 +259,11 @@ def find_similar(
         base.where(Petition.filed_at >= since).order_by(Petition.filed_at.desc()).limit(SIMILAR_CANDIDATES)
     )  # type: ignore[attr-defined]
     rows = {r.id: r for r in session.execute(recent)}
+    from baiyin_cli.services import crypto
+
+    digest = crypto.for_session(session).lookup(phone, "petition.reporter_phone")  # phones are encrypted
     if phone:
-        same_phone = base.where(Petition.phone_last4 == phone[-4:], Petition.reporter_phone == phone)
+        same_phone = base.where(Petition.phone_last4 == phone[-4:], Petition.reporter_phone_hash == digest)
         rows.update({r.id: r for r in session.execute(same_phone)})
     from baiyin_cli.services.privacy import scrub
 
@@ -270,7 +273,7 @@ def find_similar(
         score = similarity(text, r.text)
         if score >= threshold:
             reasons.append("text")
-        if phone and r.reporter_phone == phone:
+        if phone and r.reporter_phone_hash is not None and bytes(r.reporter_phone_hash) == digest:
             reasons.append("phone")
         if reasons:
             out.append(
@@ -360,6 +363,7 @@ def petition_public(p: Petition, *, reveal: bool = False, household: str | None 
     from baiyin_cli.services.privacy import mask_name, mask_phone, scrub
 
     cat = categories().get(p.category, {})
+    phone = crypto.read(p, "petition.reporter_phone")
     return {
         "number": p.number,
         "status": p.status,
@@ -377,7 +381,7 @@ def petition_public(p: Petition, *, reveal: bool = False, household: str | None 
         "text": p.text if reveal else scrub(p.text),
         "address": p.address,
         "reporter_name": p.reporter_name if reveal else mask_name(p.reporter_name),
-        "reporter_phone": p.reporter_phone if reveal else mask_phone(p.reporter_phone),
+        "reporter_phone": phone if reveal else mask_phone(phone),
         "anonymous": p.anonymous,
         "filed_at": timeutil.iso(p.filed_at),
         "filed_by": p.filed_by,
@@ -571,7 +575,7 @@ def file_petition(
         visit_id=visit_id,
         address=address_v,
         reporter_name=name_v,
-        reporter_phone=phone_v,
+        **crypto.for_session(session).columns("petition.reporter_phone", phone_v),
         phone_last4=phone_v[-4:] if phone_v else None,
         anonymous=bool(anonymous),
         filed_by=op.username,
@@ -592,7 +596,7 @@ def file_petition(
             PetitionReporter(
                 petition_id=p.id,
                 name=name_v,
-                phone=phone_v,
+                **crypto.for_session(session).columns("petition_reporter.phone", phone_v),
                 from_number=number,  # type: ignore[arg-type]
                 added_at=filed_at,
             )
@@ -997,7 +1001,7 @@ def show_petition(
     d["reporters"] = [
         {
             "name": r.name if reveal else mask_name(r.name),
-            "phone": r.phone if reveal else mask_phone(r.phone),
+            "phone": crypto.read(r, "petition_reporter.phone") if reveal else mask_phone(crypto.read(r, "petition_reporter.phone")),
             "from_number": r.from_number,
             "added_at": timeutil.iso(r.added_at),
         }
@@ -1020,7 +1024,7 @@ def similar_petitions(session: Session, op: Operator | None, number: str) -> lis
         session,
         community=p.community_code,
         text=p.text,
-        phone=p.reporter_phone,
+        phone=crypto.read(p, "petition.reporter_phone"),
         at=timeutil.now(),
         exclude=p.id,
     )
@@ -1121,7 +1125,8 @@ def _effects(session: Session, op: Operator, p: Petition):  # type: ignore[no-un
                 PetitionReporter(
                     petition_id=other.id,
                     name=r.name,
-                    phone=r.phone,  # type: ignore[arg-type]
+                    phone_enc=r.phone_enc,  # the same column kind: the ciphertext is copied as is
+                    phone_hash=r.phone_hash,
                     from_number=r.from_number or p.number,
                     added_at=at,
                 )
@@ -1184,7 +1189,7 @@ def _detach(session: Session, op: Operator, p: Petition, at: datetime) -> None:
             delete(PetitionReporter).where(
                 PetitionReporter.petition_id == other.id,
                 PetitionReporter.from_number == (r.from_number or p.number),
-                PetitionReporter.phone.is_(None) if r.phone is None else PetitionReporter.phone == r.phone,  # type: ignore[union-attr]
+                PetitionReporter.phone_hash.is_(None) if r.phone_hash is None else PetitionReporter.phone_hash == r.phone_hash,  # type: ignore[union-attr]
             )
         )
     wf.apply(session, op, other, "detach", data={"from": p.number}, at=max(at, other.filed_at))

@@ -42,6 +42,26 @@ def test_help_in_a_real_subprocess(env_dirs):
     assert "--username" in r.stdout and "--role" in r.stdout
 
 
+@pytest.mark.parametrize("args", [("--help",), ("area", "list", "--json")])
+def test_a_reader_that_goes_away_ends_grid_quietly(city, args):
+    """`grid … | head`: the reader closes the pipe; grid stops quietly with exit 1, as click does
+    for --help, with no "internal error" or traceback (regression: it printed an internal
+    BrokenPipeError)."""
+    import os
+
+    p = subprocess.Popen(
+        [sys.executable, "-m", "baiyin_cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "GRID_LANG": "zh"},
+    )
+    assert p.stdout is not None and p.stderr is not None
+    p.stdout.close()  # before grid writes a byte: its first write fails with EPIPE
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=120) == 1, err
+    assert err == ""
+
+
 # ---------------------------------------------------------------- init and db
 
 

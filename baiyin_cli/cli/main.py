@@ -54,6 +54,9 @@ class GridGroup(TyperGroup):
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
         except (typer.Exit, typer.Abort, SystemExit):
             raise
+        except BrokenPipeError:
+            # `grid … | head`: the reader went away. Click ends quietly (exit 1), as for --help.
+            raise
         except Exception as exc:
             # Usage errors from typer's vendored click are rendered by typer itself (exit 2).
             if type(exc).__module__.startswith(("click", "typer")):
@@ -188,7 +191,7 @@ def _optional_nouns() -> list[Any]:
 
 
 # Each module has register(app): add its typer(s) to the root.
-NOUN_MODULES: list[str] = ["household", "resident", "care", "petition", "visit", "stats", "checklist", "importer", "export", "triage", "auth"]
+NOUN_MODULES: list[str] = ["household", "resident", "care", "petition", "visit", "stats", "checklist", "importer", "export", "triage", "auth", "key"]
 
 
 def run() -> None:

@@ -796,3 +796,266 @@ def test_worker_load_is_scoped_and_counts_running_petitions(grid, queue_city):
             workload.worker_load(s, load_operator(s, "sec2"), area=C1)
         with pytest.raises(NotPermitted):
             workload.worker_load(s, load_operator(s, "dsifa"))
+
+
+# ---------------------------------------------------------------- who works: the PIN screen and the idle lock
+
+PIN = "482915"
+PIN_FILE_USERS = ("sec1", "sec2")
+
+
+@pytest.fixture
+def pins(grid, queue_city, tmp_path) -> dict[str, str]:
+    """sec1 and sec2 have a PIN (set by admin, as `grid worker set-pin` does)."""
+    f = tmp_path / "pin"
+    f.write_text(PIN + "\n")
+    for user in PIN_FILE_USERS:
+        grid("--as", "admin", "worker", "set-pin", user, "--pin-file", str(f))
+    return queue_city
+
+
+def _credentials(claimed: str | None = None, token: str | None = None, source: str | None = None):  # type: ignore[no-untyped-def]
+    from baiyin_cli.tui.gateway import Credentials
+
+    return Credentials(claimed, token, source)
+
+
+@asynccontextmanager
+async def signing_in(credentials: Any, **kw: Any) -> AsyncIterator[Any]:
+    """The app as `grid triage` builds it: credentials, no username (the session decides)."""
+    from baiyin_cli.tui.app import TriageApp
+
+    app = TriageApp(None, credentials=credentials, lang="zh", refresh_seconds=3600, **kw)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        yield app, pilot
+
+
+async def type_pin(pilot, pin: str) -> None:  # type: ignore[no-untyped-def]
+    await pilot.press(*pin, "enter")
+    await settle(pilot)
+
+
+def _audit(grid, action: str, key: str) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+    entries = grid("--as", "admin", "audit", "list", "--json").json()
+    return [e for e in entries if e["action"] == action and e["entity_key"] == key]
+
+
+def _hides_the_queue(app, p: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    text = screen_text(app)
+    assert not any(n in text for n in p.values())
+    assert "井盖" not in text and "新华社区" not in text and "赵网格" not in text
+
+
+def test_start_without_a_session_asks_for_the_pin(grid, pins, db_url):
+    """No session: the PIN screen (username prefilled, no echo); a wrong PIN says so and stays;
+    the right one opens the queue and keeps the token like `grid login` (mode 0600)."""
+    import os
+    import stat
+
+    from baiyin_cli import store
+    from baiyin_cli.services import auth
+    from textual.widgets import Input
+
+    p = pins
+    login_failed = auth.LOGIN_FAILED.zh
+
+    async def scenario() -> None:
+        async with signing_in(_credentials("sec1")) as (app, pilot):
+            assert app.screen.id == "login-screen"
+            assert app.screen.query_one("#pin-user", Input).value == "sec1"
+            box = app.screen.query_one("#pin", Input)
+            assert box.password and box.has_focus
+            _hides_the_queue(app, p)
+            await pilot.press("ctrl+r", "ctrl+p", "question_mark")  # nothing behind the screen opens
+            await settle(pilot)
+            assert app.screen.id == "login-screen" and app.is_running
+            box.value = ""
+            await type_pin(pilot, "135790")
+            assert app.screen.id == "login-screen"
+            assert login_failed in screen_text(app) and "135790" not in screen_text(app)
+            assert box.value == "" and box.has_focus
+            assert not auth.token_path(store.database_url()).exists()
+            await type_pin(pilot, PIN)
+            assert app.screen.id == "queue-screen"
+            assert numbers(app) == [p["light"], p["manhole"], p["garbage"], p["consult"], p["dispute"]]
+
+    run(scenario())
+    path = auth.token_path(store.to_url(db_url))
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    token = auth.load_token(store.to_url(db_url))
+    with store.session() as s:
+        assert auth.session_operator(s, token).username == "sec1"
+    failed = _audit(grid, "auth.login_failed", "sec1")
+    assert [e["detail"]["reason"] for e in failed] == ["wrong_secret"]
+    assert [e["actor"] for e in _audit(grid, "auth.login", "sec1")] == ["sec1"]
+    # The saved session is what the next start uses: straight to the queue, no PIN.
+
+    async def again() -> None:
+        async with signing_in(_credentials(None, token, "file")) as (app, pilot):
+            assert app.screen.id == "queue-screen" and len(numbers(app)) == 5
+
+    run(again())
+
+
+def test_login_screen_same_message_lockout_and_esc(grid, pins):
+    """An unknown user and a wrong PIN read the same; five wrong PINs lock the operator (the
+    service of `grid login`: audited, the right PIN refused meanwhile); Esc leaves."""
+    from baiyin_cli.services import auth
+    from textual.widgets import Input
+
+    async def scenario() -> None:
+        async with signing_in(_credentials()) as (app, pilot):
+            user = app.screen.query_one("#pin-user", Input)
+            assert user.has_focus and user.value == ""  # nobody claimed, nobody logged in here before
+            user.value = "nosuchuser"
+            await pilot.press("enter")
+            await type_pin(pilot, PIN)
+            unknown = str(app.screen.query_one("#pin-message").render())
+            assert unknown == auth.LOGIN_FAILED.zh
+            user.value = "sec2"
+            for _ in range(5):
+                await type_pin(pilot, "864213")
+                assert str(app.screen.query_one("#pin-message").render()) == unknown
+            await type_pin(pilot, PIN)  # right, but locked now
+            assert app.screen.id == "login-screen"
+            assert str(app.screen.query_one("#pin-message").render()) == unknown
+            await pilot.press("escape")
+            await pilot.pause()
+            assert app.return_code == 0 and not app.is_running
+
+    run(scenario())
+    assert len(_audit(grid, "auth.lock", "sec2")) == 1
+    reasons = [e["detail"]["reason"] for e in _audit(grid, "auth.login_failed", "sec2")]
+    assert reasons == ["locked"] + ["wrong_secret"] * 5  # newest first
+    assert [e["detail"]["reason"] for e in _audit(grid, "auth.login_failed", "nosuchuser")] == ["unknown"]
+    assert _audit(grid, "auth.login", "sec2") == []
+
+
+def test_the_pin_screen_offers_the_claimed_or_last_user(grid, pins):
+    """A session of another operator, or an ended one, is no session: the PIN is asked, for
+    --as if given, else for whoever logged in here last."""
+    from baiyin_cli import store
+    from baiyin_cli.services import auth
+    from textual.widgets import Input
+
+    url = store.database_url()
+    with store.session(write=True) as s:
+        other, _ = auth.issue_token(s, "sec2")
+        ended, row = auth.issue_token(s, "sec1")
+    auth.save_token(url, ended, "sec1", row.expires_at)
+    with store.session(write=True) as s:
+        auth.revoke_sessions(s, "sec1")
+
+    async def scenario() -> None:
+        async with signing_in(_credentials("sec1", other, "env")) as (app, pilot):
+            assert app.screen.id == "login-screen"
+            assert app.screen.query_one("#pin-user", Input).value == "sec1"
+        async with signing_in(_credentials(None, ended, "file")) as (app, pilot):
+            assert app.screen.id == "login-screen"
+            assert app.screen.query_one("#pin-user", Input).value == "sec1"
+            await type_pin(pilot, PIN)
+            assert app.screen.id == "queue-screen"
+            assert app.gateway.operator.username == "sec1"
+
+    run(scenario())
+    assert auth.load_token(url) not in (ended, None)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_idle_lock_hides_everything_and_the_same_pin_unlocks(grid, pins):
+    """After auth.idle_lock_minutes without input the screen locks (a key resets the wait);
+    a wrong PIN counts toward the lockout; the operator's PIN unlocks, the session goes on."""
+    from baiyin_cli import store
+    from baiyin_cli.services import auth
+
+    p = pins
+    grid("config", "set", "auth.idle_lock_minutes", "3")
+    with store.session(write=True) as s:
+        token, _ = auth.issue_token(s, "sec1")
+    clock = FakeClock()
+
+    async def scenario() -> None:
+        async with signing_in(_credentials("sec1", token, "env"), clock=clock) as (app, pilot):
+            assert app.screen.id == "queue-screen" and app.idle_seconds == 180
+            await pilot.press("j")  # the cursor on the second petition
+            clock.t += 179
+            assert not app.check_idle()
+            await pilot.press("k")  # a key: the wait starts again
+            clock.t += 179
+            app._tick()
+            assert not app.check_idle() and app.screen.id == "queue-screen"
+            clock.t += 1
+            app.notify("旧的通知 " + p["light"])
+            assert app.check_idle()
+            await settle(pilot)
+            assert app.screen.id == "lock-screen" and app.locked
+            _hides_the_queue(app, p)
+            assert "sec1" in screen_text(app)
+            app.notify("锁定时的通知 " + p["manhole"])  # waits until the screen is unlocked
+            app._tick()  # the timers go on underneath
+            app.reload_all()
+            await settle(pilot)
+            _hides_the_queue(app, p)
+            await pilot.press("ctrl+p", "w", "question_mark")
+            await settle(pilot)
+            assert app.screen.id == "lock-screen"
+            app.screen.query_one("#pin").value = ""
+            await type_pin(pilot, "135790")
+            assert app.screen.id == "lock-screen"
+            assert auth.LOGIN_FAILED.zh in screen_text(app)
+            _hides_the_queue(app, p)
+            await type_pin(pilot, PIN)
+            assert app.screen.id == "queue-screen" and not app.locked
+            assert len(numbers(app)) == 5
+            assert any(p["manhole"] in str(n.message) for n in app._notifications)
+            assert not app.check_idle()
+
+    run(scenario())
+    assert [e["detail"]["failures"] for e in _audit(grid, "auth.login_failed", "sec1")] == [1]
+    assert [e["actor"] for e in _audit(grid, "auth.unlock", "sec1")] == ["sec1"]
+    assert _audit(grid, "auth.login", "sec1") == []  # the same session went on
+    with store.session() as s:
+        assert auth.session_operator(s, token).username == "sec1"
+
+
+def test_unlock_after_the_session_ended_opens_a_new_one(grid, pins):
+    """The session ended while the screen was locked (the shift is over, or revoked): the PIN
+    opens a new one, kept like a login's, and the queue works on."""
+    import os
+    import stat
+
+    from baiyin_cli import store
+    from baiyin_cli.services import auth
+
+    with store.session(write=True) as s:
+        token, _ = auth.issue_token(s, "sec1")
+    clock = FakeClock()
+
+    async def scenario() -> None:
+        async with signing_in(_credentials("sec1", token, "env"), clock=clock) as (app, pilot):
+            assert app.idle_seconds == 600  # the default: 10 minutes
+            clock.t += 600
+            assert app.check_idle()
+            await settle(pilot)
+            with store.session(write=True) as s:
+                auth.revoke_sessions(s, "sec1")
+            await type_pin(pilot, PIN)
+            assert app.screen.id == "queue-screen"
+            app.action_refresh_now()
+            await settle(pilot)
+            assert len(numbers(app)) == 5 and app.gateway.credentials.token != token
+
+    run(scenario())
+    url = store.database_url()
+    assert stat.S_IMODE(os.stat(auth.token_path(url)).st_mode) == 0o600
+    with store.session() as s:
+        assert auth.session_operator(s, auth.load_token(url)).username == "sec1"
+    assert [e["actor"] for e in _audit(grid, "auth.login", "sec1")] == ["sec1"]

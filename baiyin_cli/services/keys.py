@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from baiyin_cli import timeutil
-from baiyin_cli.errors import Conflict, InvalidInput
+from baiyin_cli.errors import Conflict, ExitCode, GridError, InvalidInput
 from baiyin_cli.i18n import M
 
 if TYPE_CHECKING:
@@ -119,6 +119,7 @@ def parse(text: str, source: str) -> KeySet:
             audit_key=dec(d["audit_key"]),
             source=source,
             created_at=d.get("created_at"),
+            extra={k: d[k] for k in ("rotation",) if k in d},
         )
         if ks.current not in data_keys or any(len(v) != 32 for v in (*data_keys.values(), ks.lookup_key, ks.audit_key)):
             raise ValueError("key lengths")
@@ -243,3 +244,185 @@ def for_session(session: Session) -> KeySet:
     """The checked key set for the database `session` is bound to."""
     url = session.get_bind().url.render_as_string(hide_password=False)
     return check(session, url)
+
+
+# ---------------------------------------------------------------- rotation (grid key rotate)
+
+ROTATE_INLINE = M(
+    "keys.rotate_inline",
+    "密钥来自环境变量 GRID_KEY，无法就地轮换：请改用密钥文件（GRID_KEY_FILE）后再执行 grid key rotate",
+    "The key comes from GRID_KEY and cannot be rotated in place: use a key file (GRID_KEY_FILE), then run `grid key rotate`",
+)
+ROTATE_STOPPED = M(
+    "keys.rotate_stopped",
+    "轮换在 {batches} 批后停止（已提交 {done} 个值）；再次执行 grid key rotate 即可完成",
+    "The rotation stopped after {batches} batches ({done} values committed); run `grid key rotate` again to finish it",
+)
+
+
+class RotationStopped(GridError):
+    """A rotation stopped part-way (as if killed): what is committed stays; rerun to finish."""
+
+    code = ExitCode.INTERRUPTED
+
+
+def _new_kid(ks: KeySet) -> str:
+    base = "k" + timeutil.now().strftime("%Y%m%d%H%M%S")
+    kid, n = base, 1
+    while kid in ks.data_keys:
+        n += 1
+        kid = f"{base}-{n}"
+    return kid
+
+
+def _stored_columns() -> list[tuple[Any, str, str]]:
+    """(table, column of the ciphertext, crypto field) of every encrypted column."""
+    from baiyin_cli.models import Petition, PetitionReporter, Resident
+    from baiyin_cli.services.crypto import FIELDS
+
+    tables = {"resident": Resident.__table__, "petition": Petition.__table__, "petition_reporter": PetitionReporter.__table__}
+    out = []
+    for field_name in FIELDS:
+        table, column = field_name.split(".", 1)
+        out.append((tables[table], f"{column}_enc", field_name))
+    return out
+
+
+def key_counts(session: Session) -> dict[str, dict[str, int]]:
+    """How many stored values each data key encrypts, per encrypted column ("other": a key the
+    key file does not hold). Reads key ids only, never a value."""
+    from sqlalchemy import func, select
+
+    from baiyin_cli.services import crypto
+
+    ks = for_session(session)
+    out: dict[str, dict[str, int]] = {}
+    for table, column, field_name in _stored_columns():
+        col = table.c[column]
+        total = session.execute(select(func.count()).select_from(table).where(col.is_not(None))).scalar_one()
+        counts: dict[str, int] = {}
+        for kid in ks.data_keys:
+            head = crypto.header(kid)
+            n = session.execute(
+                select(func.count()).select_from(table).where(func.substr(col, 1, len(head)) == head)
+            ).scalar_one()
+            if n:
+                counts[kid] = n
+        if total - sum(counts.values()):
+            counts["other"] = total - sum(counts.values())
+        out[field_name] = counts
+    return out
+
+
+def describe(session: Session) -> dict[str, Any]:
+    """`grid key show`: where the key is, its fingerprint, the current data key, the data keys
+    and how many values each encrypts. No secret leaves."""
+    ks = for_session(session)
+    counts = key_counts(session)
+    per_key = {kid: 0 for kid in ks.data_keys}
+    for by_key in counts.values():
+        for kid, n in by_key.items():
+            per_key[kid] = per_key.get(kid, 0) + n
+    rotation = ks.extra.get("rotation")
+    return {
+        "path": ks.source,
+        "key_id": ks.key_id,
+        "created_at": ks.created_at,
+        "current": ks.current,
+        "data_keys": sorted(ks.data_keys),
+        "values_by_key": per_key,
+        "values_by_column": counts,
+        "rotation_unfinished": rotation.get("to") if isinstance(rotation, dict) else None,
+    }
+
+
+def rotate(
+    session: Session, op: Any, *, batch: int = 2000, stop_after: int | None = None
+) -> dict[str, Any]:
+    """Add a new data key as current and re-encrypt every stored value under it.
+
+    The key file is written first (atomically, old keys kept, with a `rotation` marker), so
+    every reader holds both keys while values move. Values are re-encrypted by id in batches,
+    each batch committed: short transactions, no downtime on PostgreSQL. An UPDATE changes a
+    value only if it is still the ciphertext read (a terminal that rewrote it meanwhile wrote
+    it under the new key). Values already under the new key are skipped, so a rotation that
+    was killed is finished by running it again (the marker says which key to finish with).
+    The lookup (HMAC) key does not change: the lookup hashes stay valid. `stop_after` stops
+    after that many batches, as a kill would (drills and tests)."""
+    from sqlalchemy import and_, select, update
+
+    from baiyin_cli.services import audit, crypto
+    from baiyin_cli.services.access import require_role
+
+    require_role(op, "admin")
+    ks = for_session(session)
+    if ks.source == "GRID_KEY":
+        raise InvalidInput(ROTATE_INLINE)
+    path = Path(ks.source)
+    rotation = ks.extra.get("rotation")
+    resumed = isinstance(rotation, dict) and rotation.get("to") == ks.current
+    previous = ks.current
+    if resumed:
+        new = ks.current
+        previous = str(rotation.get("from") or "")  # type: ignore[union-attr]
+    else:
+        new = _new_kid(ks)
+        ks = KeySet(
+            data_keys={**ks.data_keys, new: secrets.token_bytes(32)},
+            current=new,
+            lookup_key=ks.lookup_key,
+            audit_key=ks.audit_key,
+            source=ks.source,
+            created_at=ks.created_at,
+            extra={**ks.extra, "rotation": {"from": previous, "to": new, "started_at": timeutil.iso(timeutil.now())}},
+        )
+        write(path, ks, replace=True)
+        session.info.pop("grid.cipher", None)
+    cipher = crypto.cipher(ks)
+    audit.record(
+        session, op, "key.rotate", "key", new,
+        detail={"event": "resumed" if resumed else "started", "from": previous, "to": new},
+    )
+    session.commit()
+    done = batches = 0
+    for table, column, field_name in _stored_columns():
+        col = table.c[column]
+        last = 0
+        while True:
+            rows = session.execute(
+                select(table.c.id, col).where(table.c.id > last, col.is_not(None)).order_by(table.c.id).limit(batch)
+            ).all()
+            if not rows:
+                break
+            last = rows[-1].id
+            for row in rows:
+                old = bytes(row[1])
+                if crypto.key_id_of(old) == new:
+                    continue
+                fresh = cipher.seal(cipher.open(old, field_name, row.id), field_name)
+                res = session.execute(
+                    update(table).where(and_(table.c.id == row.id, col == old)).values({column: fresh})
+                )
+                done += res.rowcount or 0
+            session.commit()
+            batches += 1
+            if stop_after is not None and batches >= stop_after:
+                raise RotationStopped(ROTATE_STOPPED, batches=batches, done=done)
+    left = {f: {k: n for k, n in c.items() if k != new} for f, c in key_counts(session).items()}
+    left = {f: c for f, c in left.items() if c}
+    finished = KeySet(
+        data_keys=ks.data_keys, current=new, lookup_key=ks.lookup_key, audit_key=ks.audit_key,
+        source=ks.source, created_at=ks.created_at, extra={k: v for k, v in ks.extra.items() if k != "rotation"},
+    )
+    if not left:
+        write(path, finished, replace=True)
+    audit.record(
+        session, op, "key.rotate", "key", new,
+        detail={"event": "finished" if not left else "incomplete", "from": previous, "to": new,
+                "reencrypted": done, "left": left},
+    )
+    session.commit()
+    return {
+        "path": str(path), "from": previous, "to": new, "resumed": resumed, "reencrypted": done,
+        "batches": batches, "finished": not left, "left": left,
+    }

@@ -188,6 +188,35 @@ def test_lockout_threshold_and_duration_are_configurable(grid, city, tmp_path):
     _login(grid, "sec2", good, env={"GRID_NOW": "2026-11-20 10:01"})
 
 
+def test_wrong_pins_at_the_lock_screen_count_toward_the_same_lockout(grid, city, tmp_path):
+    """`auth.unlock` (the TUI's idle lock) is judged by the same rule as `grid login`: its
+    wrong PINs and the command's add up, and a locked operator cannot unlock either."""
+    from baiyin_cli import store
+    from baiyin_cli.services import auth
+
+    good = _set_pin(grid, tmp_path, "sec2", "530917")
+    bad = _pin_file(tmp_path, "999111", "bad")
+    with store.session(write=True) as s:
+        token, _ = auth.issue_token(s, "sec2")
+    for _ in range(3):
+        _login(grid, "sec2", bad, expect=4)
+    with store.session(write=True) as s:
+        assert auth.unlock(s, "sec2", "999111", token)["ok"] is False  # the fourth
+        r = auth.unlock(s, "sec2", "530917", token)  # right: resets the count, the session goes on
+        assert r["ok"] and r["token"] == token and not r["renewed"]
+    for _ in range(4):
+        _login(grid, "sec2", bad, expect=4)
+    with store.session(write=True) as s:
+        assert auth.unlock(s, "sec2", "999111", token)["ok"] is False  # the fifth: locked
+    with store.session(write=True) as s:
+        assert auth.unlock(s, "sec2", "530917", token)["ok"] is False
+    _login(grid, "sec2", good, expect=4)
+    entries = grid(*A, "audit", "list", "--action", "auth.", "--limit", "50", "--json").json()
+    actions = [e["action"] for e in entries]
+    assert actions.count("auth.lock") == 1 and actions.count("auth.unlock") == 1
+    assert actions.count("auth.login_failed") == 3 + 1 + 4 + 1 + 2
+
+
 def test_a_good_login_resets_the_failure_count(grid, city, tmp_path):
     good = _set_pin(grid, tmp_path, "sec2", "530917")
     bad = _pin_file(tmp_path, "999111", "bad")

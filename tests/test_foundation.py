@@ -62,6 +62,14 @@ def test_a_reader_that_goes_away_ends_grid_quietly(city, args):
     assert err == ""
 
 
+def test_a_refused_field_is_named_in_the_operator_language(grid):
+    """Regression: validate.text named fields by their code key ("name不能为空")."""
+    assert "名称不能为空" in grid(*A, "dept", "add", "x1", "   ", expect=1).stderr
+    assert "Name is required" in grid("--lang", "en", *A, "dept", "add", "x1", "  ", expect=1).stderr
+    r = grid(*A, "dept", "add", "x1", "司" * 101, expect=1)
+    assert "名称过长" in r.stderr and "name" not in r.stderr
+
+
 # ---------------------------------------------------------------- init and db
 
 

@@ -495,7 +495,7 @@ def prepare_worker(
     phone = validate.phone(values.get("phone"))
     role_raw = values.get("role")
     if role_raw in (None, ""):
-        raise InvalidInput(validate.REQUIRED, field="role", field_key="role")
+        raise InvalidInput(validate.REQUIRED, field=validate.field_name("role"), field_key="role")
     r = _role_of(str(role_raw))
     kind, area, dept = _check_role_fields(
         session, r, values.get("kind") or None, values.get("area") or None, values.get("dept") or None,

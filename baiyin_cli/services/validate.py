@@ -45,6 +45,37 @@ BAD_USERNAME = M(
     "Invalid username: {value} (2-64 lower-case letters, digits, '.', '_' or '-')",
 )
 
+# Field keys that callers pass as they are ("note", "reason"...), as people read them. Callers
+# that have a label of their own (the registry's field_label) pass the label, which is kept.
+_FIELD_LABELS: dict[str, tuple[str, str]] = {
+    "note": ("备注", "Note"),
+    "reason": ("原因", "Reason"),
+    "text": ("内容", "Text"),
+    "name": ("名称", "Name"),
+    "address": ("地址", "Address"),
+    "comment": ("评价意见", "Comment"),
+    "phone": ("联系电话", "Phone"),
+    "role": ("角色", "Role"),
+}
+
+
+def field_name(field: str) -> str:
+    """The label of a field key in the current language ("note" -> 备注); other text unchanged."""
+    from baiyin_cli.i18n import L
+
+    pair = _FIELD_LABELS.get(field)
+    return L(*pair) if pair else field
+
+
+def _named(field: str) -> dict[str, str]:
+    """Message arguments naming `field`: its label, and the key itself when it is one, so that an
+    importer can say which column the error is about (services/bulk.py field_of)."""
+    out = {"field": field_name(field)}
+    if field.isascii() and field.isidentifier():
+        out["field_key"] = field
+    return out
+
+
 _USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 _MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
 _LANDLINE_RE = re.compile(r"^0\d{2,3}-?\d{7,8}$")
@@ -54,14 +85,14 @@ def text(value: str | None, field: str, *, required: bool = True, max_len: int =
     """Trim, NFC-normalise, refuse control characters and over-long values."""
     if value is None or not value.strip():
         if required:
-            raise InvalidInput(REQUIRED, field=field)
+            raise InvalidInput(REQUIRED, **_named(field))
         return None
     v = unicodedata.normalize("NFC", value.strip())
     # Cc: control characters; Cs: lone surrogates (from undecodable argv bytes), unstorable.
     if any(unicodedata.category(c) in ("Cc", "Cs") and c not in "\n\t" for c in v):
-        raise InvalidInput(CONTROL_CHARS, field=field)
+        raise InvalidInput(CONTROL_CHARS, **_named(field))
     if len(v) > max_len:
-        raise InvalidInput(TOO_LONG, field=field, max=max_len)
+        raise InvalidInput(TOO_LONG, max=max_len, **_named(field))
     return v
 
 
@@ -76,7 +107,7 @@ def phone(value: str | None, *, required: bool = False) -> str | None:
     """Mainland mobile (11 digits, 1[3-9]...) or landline with area code; returns a normal form."""
     if value is None or not value.strip():
         if required:
-            raise InvalidInput(REQUIRED, field="phone")
+            raise InvalidInput(REQUIRED, **_named("phone"))
         return None
     raw = unicodedata.normalize("NFKC", value).strip().replace(" ", "")
     if raw.startswith("+86"):

@@ -295,6 +295,98 @@ def test_day_ledger_always_matches_the_records(grid, city, clock):
         assert (row["minutes"], row["visits"], row["households"]) == (e["minutes"], e["visits"], len(e["households"])), row
 
 
+KINDS = ("household", "info_gathering", "mediation", "service")
+
+
+def _expected_days(records: list[dict]) -> dict[str, dict]:
+    """Per local day, what the visit records say (voided ones left out), computed here from `visit list`."""
+    out: dict[str, dict] = {}
+    for v in records:
+        if v["voided"]:
+            continue
+        e = out.setdefault(v["day"], {"minutes": 0, "visits": 0, "households": set(), "findings": 0,
+                                      "by_kind": dict.fromkeys(KINDS, 0)})
+        e["minutes"] += v["minutes"]
+        e["visits"] += 1
+        e["by_kind"][v["kind"]] += 1
+        e["findings"] += len(v["findings"])
+        if v["household"]:
+            e["households"].add(v["household"])
+    return out
+
+
+def _assert_ledger_is_the_records(grid, worker: str, start: str, end: str) -> None:  # type: ignore[no-untyped-def]
+    records = grid("--as", "admin", "visit", "list", "--worker", worker, "--all", "--json", "--limit", "10000").json()
+    expect = _expected_days(records)
+    daily = stats(grid, "admin", "--worker", worker, "--from", start, "--to", end)["daily"]
+    assert {r["date"] for r in daily} >= set(expect)
+    for row in daily:
+        e = expect.get(row["date"])
+        got = (row["minutes"], row["visits"], row["by_kind"], row["households"], row["findings"])
+        want = (e["minutes"], e["visits"], e["by_kind"], len(e["households"]), e["findings"]) if e else (
+            0, 0, dict.fromkeys(KINDS, 0), 0, 0)
+        assert got == want, row
+
+
+def test_day_ledger_agrees_after_concurrent_terminals_an_import_voids_and_findings(grid, city, clock, tmp_path, db_url):
+    """The day ledger (visit_day) is derived data: whatever writes visits, it equals the records.
+
+    Four terminals log visits of the same worker and day at once while a fifth imports a file of
+    that worker's visits of the same day, one of the visits has a finding; then voids. The daily
+    statistics (read from the ledger) equal sums recomputed here from `visit list`, on SQLite
+    and PostgreSQL. Also a finding filed straight through the petitions service with a visit
+    link (the demo's path) moves the ledger's finding count.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.importing import write_csv
+
+    clock("2026-10-31 23:00")
+    hh = [add_household(grid, city["grids"][0], f"并发路{i}号") for i in range(3)]
+    csv_path = write_csv(tmp_path / "走访.csv", [
+        ["网格员", "户编号", "走访类型", "开始时间", "时长（分钟）", "记录"],
+        ["wg11", hh[0], "入户走访", "2026-10-20 07:00", "12", "导入"],
+        ["wg11", "", "便民服务", "2026-10-20 07:30", "8", ""],
+        ["wg11", hh[1], "household", "2026-10-21 00:10", "25", ""],  # the next day
+    ])
+    finding = ("--finding", "井盖松动", "--category", "hazard_manhole")
+    terminals = [
+        ("--as", "wg11", "visit", "log", "--kind", "household", "--household", hh[k % 3], "--minutes", str(10 + k),
+         "--at", f"2026-10-20 {9 + k:02d}:00", *(finding if k == 0 else ()))
+        for k in range(4)
+    ] + [("--as", "admin", "import", "visits", str(csv_path), "--json")]
+    with ThreadPoolExecutor(len(terminals)) as pool:
+        results = list(pool.map(lambda argv: run_subprocess(*argv, expect=None), terminals))
+    assert [r.exit_code for r in results] == [0] * len(terminals), [r.stderr for r in results]
+    assert results[-1].json()["created"] == 3
+    _assert_ledger_is_the_records(grid, "wg11", "2026-10-19", "2026-10-22")
+    day = stats(grid, "admin", "--worker", "wg11", "--from", "2026-10-20", "--to", "2026-10-20")["daily"][0]
+    assert (day["minutes"], day["visits"], day["findings"], day["households"]) == (10 + 11 + 12 + 13 + 12 + 8, 6, 1, 3)
+
+    # Voids, one of them the visit with the finding (the petition stays, the finding no longer counts).
+    records = grid("--as", "wg11", "visit", "list", "--json", "--limit", "100").json()
+    with_finding = next(v for v in records if v["findings"])
+    grid("--as", "wg11", "visit", "void", str(with_finding["id"]), "--reason", "录错")
+    grid("--as", "sec1", "visit", "void", str(next(v for v in records if v["note"] == "导入")["id"]), "--reason", "重复")
+    _assert_ledger_is_the_records(grid, "wg11", "2026-10-19", "2026-10-22")
+    one_day = ("--worker", "wg11", "--from", "2026-10-20", "--to", "2026-10-20")
+    assert stats(grid, "admin", *one_day)["daily"][0]["findings"] == 0
+
+    # A finding linked to a visit by the petitions service itself (as the demo files them).
+    from baiyin_cli import store
+    from baiyin_cli.services import petitions
+    from baiyin_cli.services.access import load_operator
+
+    live = next(v for v in records if v["day"] == "2026-10-21")
+    with store.session(write=True) as s:
+        petitions.file_petition(s, load_operator(s, "wg11"), text="路灯不亮", category="hazard_streetlight",
+                                channel="grid_report", grid=city["grids"][0], visit_id=live["id"])
+        s.commit()
+    _assert_ledger_is_the_records(grid, "wg11", "2026-10-19", "2026-10-22")
+    next_day = ("--worker", "wg11", "--from", "2026-10-21", "--to", "2026-10-21")
+    assert stats(grid, "admin", *next_day)["daily"][0]["findings"] == 1
+
+
 # ---------------------------------------------------------------- findings and mediation
 
 

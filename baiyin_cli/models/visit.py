@@ -4,15 +4,23 @@ Two tables:
 
 `visit`      one row per visit, as the worker logged it (services/visits.py is the only writer).
 `visit_day`  the day ledger (日走访台账): per worker and local day, the sums of that day's
-             non-voided visits. It is derived data, like an index: rebuilt from `visit` for each
-             (worker, day) a write touches, in the same transaction (`visits.refresh_days`), never
-             edited by hand and never holding a verdict. Whether the one-hour rule was met is
-             `minutes >= visits.daily_minutes` at query time, so changing the config changes the
-             answer. It exists because a city-year of visits is ~3 M rows and SQLite needs 2-3 s to
-             group them by worker and day; the ledger has ~0.9 M rows a year, clustered by
-             (worker, day), and answers the same question in a few hundred milliseconds.
-             Anything that inserts visits in bulk goes through `visits.insert_bulk`, which
-             refreshes the ledger for the days it touched.
+             non-voided visits. It is derived data, like an index, and holds no verdict: whether
+             the one-hour rule was met is `minutes >= visits.daily_minutes` at query time (so
+             changing the config changes the answer), and overdue and coverage are read from the
+             visit records themselves (the last-visit seek below). Why it exists: `grid visit
+             stats` for a whole city over a year (~3 M visits) must answer well under a second
+             on SQLite, and grouping 3 M records by worker and local day takes 3.7 s there
+             (benchmarks/visits.py, 2026-12-02, 2-core machine under load), the ledger (~0.9 M
+             rows, clustered by (worker, day)) answers the whole city-year in 0.87 s, coverage
+             included.
+             How it stays equal to the records: it is rebuilt from `visit` for each (worker, day)
+             a write touches, in the same transaction, never incremented and never edited by
+             hand (`visits.refresh_days`, which locks the workers' rows so concurrent writers
+             queue). The writers: `visits.log_visit`, `visits.void_visit`, `visits.insert_bulk`
+             (demo, imports, benchmarks) and `petitions.file_petition` with a visit link (its
+             findings are counted). Visits are never edited or deleted otherwise. Proven by
+             tests/test_visits.py (test_day_ledger_agrees_after_concurrent_terminals_an_import_
+             voids_and_findings, test_day_ledger_always_matches_the_records, test_demo_rounds).
 
 Indexes, and the queries they serve:
   visit (worker, started_at)                  a worker's visits of a day: `visit list --worker`,

@@ -553,7 +553,8 @@ def file_petition(
         raise InvalidInput(ANONYMOUS_NAME)
     phone_v = validate.phone(phone)
     address_v = validate.text(address, "address", required=False, max_len=200) or (hh.address if hh else None)
-    if visit_id is not None and session.get(Visit, visit_id) is None:
+    found_on = session.get(Visit, visit_id) if visit_id is not None else None
+    if visit_id is not None and found_on is None:
         raise NotFound(VISIT_NOT_FOUND, id=visit_id)
 
     now = timeutil.now()
@@ -604,6 +605,13 @@ def file_petition(
     wf.first_event(
         session, op, p, at=filed_at, data={"channel": channel_v, "similar": [c["number"] for c in similar]}
     )
+    if found_on is not None:
+        # A finding of a visit: the rounds' day ledger counts findings per worker and day
+        # (models/visit.py), so its row for that visit's day is rebuilt here, the one place a
+        # petition gets linked to a visit, whoever calls.
+        from baiyin_cli.services import visits
+
+        visits.refresh_days(session, [(found_on.worker, timeutil.local_date(found_on.started_at))])
     public = petition_public(p, household=hh.code if hh else None)
     audit.record(
         session,

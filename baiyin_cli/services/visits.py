@@ -279,14 +279,31 @@ def refresh_days(session: Session, keys: Iterable[tuple[str, date]]) -> int:
     Recomputed, never incremented: the ledger always says what the records say. For each
     worker, every day between the earliest and latest day asked for is rebuilt (a superset is
     harmless). Returns the number of ledger rows written.
+
+    Concurrency: the workers' rows are locked first (in name order, so two writers never wait
+    on each other crosswise), which queues the refreshes of one worker's days. Each writer
+    has inserted or voided its own visits before it gets here, and on PostgreSQL (READ
+    COMMITTED) the statement that reads the records after the lock sees everything the
+    previous holder committed: whoever refreshes last writes the sums of every visit. SQLite
+    needs no lock: a writing transaction holds the database from its first statement
+    (BEGIN IMMEDIATE, store.py).
     """
     from sqlalchemy import delete, func, insert, select
 
-    from baiyin_cli.models import Petition, Visit, VisitDay
+    from baiyin_cli.models import Petition, Visit, VisitDay, Worker
 
     by_worker: dict[str, set[date]] = defaultdict(set)
     for worker, day in keys:
         by_worker[worker].add(day)
+    names = sorted(by_worker)
+    if session.get_bind().dialect.name != "sqlite":
+        for i in range(0, len(names), 1000):
+            session.execute(
+                select(Worker.username)
+                .where(Worker.username.in_(names[i : i + 1000]))  # type: ignore[attr-defined]
+                .order_by(Worker.username)
+                .with_for_update()
+            ).all()
     written = 0
     for worker, days in sorted(by_worker.items()):
         first, last = min(days), max(days)

@@ -9,10 +9,12 @@ Two tables:
              changing the config changes the answer), and overdue and coverage are read from the
              visit records themselves (the last-visit seek below). Why it exists: `grid visit
              stats` for a whole city over a year (~3 M visits) must answer well under a second
-             on SQLite, and grouping 3 M records by worker and local day takes 3.7 s there
-             (benchmarks/visits.py, 2026-12-02, 2-core machine under load), the ledger (~0.9 M
-             rows, clustered by (worker, day)) answers the whole city-year in 0.87 s, coverage
-             included.
+             on SQLite, and grouping 3 M records by worker and local day takes 3.7 s there for
+             the minutes alone, 13.4 s with kinds and distinct households even through a covering
+             index (worker, started_at, minutes, kind, household_id, voided_at) (2026-12-02, 2-core
+             machine under load; benchmarks/visits.py). The ledger (~0.9 M rows, clustered by
+             (worker, day)) answers the same city-year in 0.29 s, 0.87 s for the whole
+             `visit stats` with care coverage.
              How it stays equal to the records: it is rebuilt from `visit` for each (worker, day)
              a write touches, in the same transaction, never incremented and never edited by
              hand (`visits.refresh_days`, which locks the workers' rows so concurrent writers

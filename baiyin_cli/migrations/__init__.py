@@ -16,6 +16,7 @@ HEAD = "0004"
 REVISIONS = ("0001", "0002", "0003", "0004")
 
 HERE = Path(__file__).parent
+ENCRYPTED = "0004"  # the revision that encrypts personal data at rest
 
 
 def current_revision(eng: Engine) -> str | None:
@@ -43,7 +44,14 @@ def upgrade(eng: Engine, revision: str = "head") -> tuple[str | None, str | None
 
     before = current_revision(eng)
     command.upgrade(alembic_config(eng), revision)
-    return before, current_revision(eng)
+    after = current_revision(eng)
+    if eng.dialect.name == "sqlite" and (before or "") < ENCRYPTED <= (after or ""):
+        # Clear ID numbers and phones were just encrypted (0004 zeroes what they leave in the
+        # database file); the WAL still holds page images with them until it is checkpointed
+        # and truncated.
+        with eng.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    return before, after
 
 
 def script_head() -> str | None:

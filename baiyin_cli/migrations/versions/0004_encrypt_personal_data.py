@@ -15,6 +15,10 @@ existed (no fingerprint in grid_meta) gets one here, as `grid init` would make i
 file next to a SQLite database or under the data dir (or GRID_KEY), bound to the database.
 The key is only needed when there are values to encrypt.
 
+On SQLite, secure_delete is on while this runs, so the pages and cells the clear values
+leave are overwritten with zeros; migrations.upgrade then checkpoints and truncates the WAL,
+which still holds old page images (see there).
+
 Columns are added and dropped with ALTER TABLE on both backends (SQLite >= 3.35 drops a
 column in place): Alembic's batch mode would copy and DROP the resident table, and with
 foreign keys on, SQLite's DROP TABLE deletes the residents' care tags through their
@@ -82,6 +86,8 @@ def _convert(conn: sa.Connection, table: str, columns: list[str], fn) -> None:  
 
 def upgrade() -> None:
     conn = op.get_bind()
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("PRAGMA secure_delete = ON")
     for table, column in COLUMNS:
         op.add_column(table, sa.Column(f"{column}_enc", sa.LargeBinary(), nullable=True))
         op.add_column(table, sa.Column(f"{column}_hash", sa.LargeBinary(length=32), nullable=True))

@@ -704,3 +704,50 @@ def test_help_lists_every_verb(env_dirs):
         "reopen",
     ):
         assert verb in out
+
+
+def test_every_verb_keeps_its_note_and_its_time(grid, city, now):
+    """Each verb takes --note and --at; the history has both, in order, with who and from -> to."""
+    now.set("2026-10-12 18:00")
+    n = file(grid, "--at", "2026-10-12 08:00", category="complaint", text="小区垃圾清运不及时")["number"]
+    dup = file(grid, "--at", "2026-10-12 08:10", category="complaint", text="垃圾没人清运")["number"]
+    gone = file(grid, "--at", "2026-10-12 08:20", category="consultation", text="咨询与本社区无关")["number"]
+    steps = [
+        ("sec1", "assign", n, "--to", "wg11"),
+        ("wg11", "contact", n, "--how", "visit", "--outcome", "已上门"),
+        ("wg11", "start", n),
+        ("wg11", "escalate", n, "--dept", "zhujian", "--reason", "需要住建"),
+        ("admin", "send-back", n, "--reason", "网格先协调"),
+        ("wg11", "resolve", n, "--result", "已清运"),
+        ("sec1", "rate", n, "basically_satisfied"),
+        ("sec1", "close", n),
+        ("sec1", "reopen", n, "--reason", "又堆满了"),
+        ("sec1", "merge", dup, "--into", n),
+        ("sec1", "reject", gone, "--reason", "不属于受理范围"),
+    ]
+    for minute, (who, verb, number, *rest) in enumerate(steps, start=1):
+        at = f"2026-10-12 09:{minute:02d}"
+        grid("--as", who, "petition", verb, number, *rest, "--note", f"备注{verb}", "--at", at)
+    history = show(grid, n)["history"]
+    mine = [(h["event"], h["actor"], h["note"], h["at"][:16]) for h in history[1:]]
+    expected = [
+        (verb.replace("-", "_"), who, f"备注{verb}", f"2026-10-12T09:{m:02d}")
+        for m, (who, verb, number, *_r) in enumerate(steps, start=1)
+        if number == n
+    ]
+    # the merge shows on the surviving petition as "absorb" (its note is on the duplicate)
+    assert [x for x in mine if x[0] != "absorb"] == expected
+    assert [(h["event"], h["data"]["from"]) for h in history if h["event"] == "absorb"] == [("absorb", dup)]
+    assert all(h["from"] != h["to"] or h["event"] in ("assign", "contact", "rate", "absorb") for h in history[1:])
+    assert show(grid, dup)["history"][-1]["note"] == "备注merge"
+    assert show(grid, gone)["history"][-1]["note"] == "备注reject"
+    # show: both deadlines with the time left, and the full history table, in both languages
+    text = grid("--as", "sec1", "petition", "show", n).stdout
+    assert "回访时限     2026-10-12 08:30  超时完成" in text and "办结时限     2026-10-19 23:59  剩 7天5小时" in text
+    assert "类别         投诉 " in text  # a category that is its own group is named once
+    assert "已上报部门 → 办理中" in text
+    assert "理由: 网格先协调; 部门: zhujian; 备注: 备注send-back" in text
+    en = grid("--lang", "en", "--as", "sec1", "petition", "show", n).stdout
+    assert "Callback due   2026-10-12 08:30  late" in en and "Resolve due    2026-10-19 23:59  7d 5h left" in en
+    assert "You may        assign, escalate, resolve, merge" in en
+    assert "escalated → in progress" in en and "reason: 网格先协调; dept: zhujian; note: 备注send-back" in en

@@ -713,7 +713,7 @@ def _show(p: dict[str, Any]) -> None:
     rows: list[tuple[str, Any]] = [
         (L("编号", "Number"), p["number"]),
         (L("状态", "Status"), f"{status_label(p['status'])} ({p['status']}, open311: {p['open311_status']})"),
-        (L("类别", "Category"), f"{_cfg_label('categories', p['category'])}（{group}）"),
+        (L("类别", "Category"), _with_group(_cfg_label("categories", p["category"]), group)),
         (L("渠道", "Channel"), _cfg_label("channels", p["channel"])),
         (L("社区", "Community"), p["community"]),
         (L("网格", "Grid"), p["grid"]),
@@ -741,7 +741,7 @@ def _show(p: dict[str, Any]) -> None:
         (L("版本", "Version"), f"{p['version']}  {t(p['updated_at'])} {p['updated_by'] or ''}"),
         (
             L("可执行", "You may"),
-            L("、", ", ").join(f"{event_label(e)} ({e.replace('_', '-')})" for e in p["allowed_events"])
+            L("、", ", ").join(_verb_text(e) for e in p["allowed_events"])
             or L("（无）", "(nothing)"),
         ),
     ]
@@ -774,7 +774,7 @@ def _show(p: dict[str, Any]) -> None:
                 if h["from"] != h["to"]
                 else status_label(h["to"]),
                 h["actor"] or "",
-                " ".join(x for x in (_details(h["data"]), h["note"] or "") if x),
+                "; ".join(x for x in (_details(h["data"]), _note_text(h["note"])) if x),
             ]
             for h in p["history"]
         ],
@@ -789,6 +789,21 @@ def _show(p: dict[str, Any]) -> None:
             ],
             title=L("反映人（均需回访）", "Reporters (all to be called back)"),
         )
+
+
+def _with_group(label: str, group: str | None) -> str:
+    """A category with its group, once when they are the same word (投诉 is its own group)."""
+    return label if not group or group == label else L(f"{label}（{group}）", f"{label} ({group})")
+
+
+def _verb_text(event: str) -> str:
+    """A verb as the user may type it: its label, and the command when that reads differently."""
+    label, command = event_label(event), event.replace("_", "-")
+    return label if label.replace(" ", "-") == command else f"{label} ({command})"
+
+
+def _note_text(note: str | None) -> str:
+    return f"{L('备注', 'note')}: {note}" if note else ""
 
 
 def register(app: typer.Typer) -> None:

@@ -389,7 +389,8 @@ def test_encrypt_decrypt_round_trip_and_equal_values_differ(value, field):
     assert c.open(a, field) == value and c.open(b, field) == value
     assert crypto.key_id_of(a) == "t1"
     assert c.lookup(value, field) == c.lookup(value, field)
-    assert value.encode() not in a[16:] or value == ""  # the ciphertext, not the value
+    if len(value.encode()) >= 8:  # (a shorter value may occur in random bytes by chance)
+        assert value.encode() not in a  # the ciphertext, not the value
     other = "resident.phone" if field == "resident.id_number" else "resident.id_number"
     with pytest.raises(InvalidInput):
         c.open(a, other)  # bound to its column

@@ -262,8 +262,9 @@ def floor(db: Path, households: Path, residents: Path) -> tuple[float, float]:
     t0 = time.perf_counter()
     con.execute("BEGIN")
     con.executemany(
-        "INSERT INTO resident (household_id, name, name_pinyin, name_initials, id_number, id_last4, birth_date, "
-        "sex, phone, phone_last4, relation, ethnicity, created_at, updated_at, version) "
+        # ID numbers and phones go in as read, into the columns that hold their ciphertexts in grid.
+        "INSERT INTO resident (household_id, name, name_pinyin, name_initials, id_number_enc, id_last4, birth_date, "
+        "sex, phone_enc, phone_last4, relation, ethnicity, created_at, updated_at, version) "
         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         res_rows(),
     )

@@ -62,6 +62,24 @@ def test_a_reader_that_goes_away_ends_grid_quietly(city, args):
     assert err == ""
 
 
+@pytest.mark.parametrize("args,zh,en", [
+    (("dept", "add", "x"), "缺少参数 name（用 grid dept add -h 查看帮助）", "Missing argument 'name'"),
+    (("area", "list", "--limit", "abc"), "--limit 的值无效：应为整数", "Input should be a valid integer"),
+    (("area", "list", "--limit", "-5"), "--limit 的值无效：应不小于 1", "greater than or equal to 1"),
+    (("area", "lst"), "没有命令 lst（你是不是想用 'list'）", "No such command 'lst'"),
+    (("area", "list", "extra"), "多余的参数：extra", "unexpected extra argument"),
+    (("area", "list", "--bogus"), "没有选项 --bogus", "No such option: --bogus"),
+    (("--bogus", "area", "list"), "没有选项 --bogus", "No such option: --bogus"),
+    (("area", "list", "--limit"), "选项 --limit 需要一个值", "requires an argument"),
+])
+def test_usage_errors_are_one_localised_line(grid, args, zh, en):
+    """Regression: typer's usage errors came in an English panel ("Missing argument 'name'.")."""
+    r = grid(*args, expect=2)
+    assert r.stderr.startswith("grid: 错误：") and zh in r.stderr and r.stderr.count("\n") == 1, r.stderr
+    r = grid("--lang", "en", *args, expect=2)
+    assert r.stderr.startswith("grid: error: ") and en in r.stderr and r.stderr.count("\n") == 1, r.stderr
+
+
 def test_a_refused_field_is_named_in_the_operator_language(grid):
     """Regression: validate.text named fields by their code key ("name不能为空")."""
     assert "名称不能为空" in grid(*A, "dept", "add", "x1", "   ", expect=1).stderr
@@ -376,9 +394,9 @@ def test_debug_shows_traceback_otherwise_one_line(grid, city):
 def test_missing_argument_is_a_localised_usage_error_without_traceback(env_dirs):
     # Regression: the error ladder imported `click`, which typer no longer ships separately.
     r = run_subprocess("area", "add", expect=2)
-    assert "Traceback" not in r.stderr and "错误" in r.stderr
+    assert "Traceback" not in r.stderr and r.stderr.startswith("grid: 错误：缺少参数 code")
     r = run_subprocess("--lang", "en", "area", "add", expect=2)
-    assert "Error" in r.stderr
+    assert r.stderr.startswith("grid: error: Missing argument 'code'")
 
 
 def test_typer_help_panels_follow_the_language(env_dirs):

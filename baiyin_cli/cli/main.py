@@ -34,8 +34,34 @@ def _error_line(text: str) -> None:
     sys.stderr.flush()
 
 
+def _click_error(exc: Exception) -> None:
+    """A click usage error (bad flag, missing argument, unknown command) as grid's one line."""
+    code = getattr(exc, "exit_code", None)
+    if not isinstance(code, int) or not hasattr(exc, "format_message"):
+        return
+    if type(exc).__name__ == "NoArgsIsHelpError":  # `grid household`: typer has shown the help
+        return
+    from baiyin_cli.cli import _help_i18n
+
+    try:
+        text = _help_i18n.usage_error_text(exc)
+    except Exception:  # noqa: BLE001 - typer internals changed: click's own words, still one line
+        text = exc.format_message()
+    _error_line(text)
+    raise typer.Exit(code) from None
+
+
 class GridGroup(TyperGroup):
     """Maps GridError (and Ctrl-C, and surprises) to one line and an exit code."""
+
+    def make_context(self, info_name: Any, args: Any, parent: Any = None, **extra: Any) -> Any:
+        # The root's own options (`grid --lang`, `grid --bogus`) are parsed here, before invoke.
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except Exception as exc:
+            if type(exc).__module__.startswith(("click", "typer")):
+                _click_error(exc)
+            raise
 
     def invoke(self, ctx: Any) -> Any:
         from baiyin_cli.errors import ExitCode, GridError
@@ -58,11 +84,9 @@ class GridGroup(TyperGroup):
             # `grid … | head`: the reader went away. Click ends quietly (exit 1), as for --help.
             raise
         except Exception as exc:
-            # Usage errors from typer's vendored click are rendered by typer itself (exit 2).
+            # Usage errors from typer's vendored click: one line in the interface language (exit 2).
             if type(exc).__module__.startswith(("click", "typer")):
-                from baiyin_cli.cli import _help_i18n
-
-                _help_i18n._panel_titles()
+                _click_error(exc)
                 raise
             if os.environ.get("GRID_DEBUG", "") not in ("", "0"):
                 raise

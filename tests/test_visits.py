@@ -554,6 +554,13 @@ def test_human_output_of_due_and_stats(grid, city, clock, monkeypatch):
     assert "逾期" in r.stdout and h in r.stdout and "独居老人" in r.stdout and "从未走访" in r.stdout
     r = grid("--lang", "en", "--as", "wg11", "visit", "stats")
     assert "Worker-days meeting the hour" in r.stdout
+    assert "0 / 30 (0.0%, daily ≥ 60 min)" in r.stdout and "（" not in r.stdout  # English brackets in English
+    v = log(grid, "wg11", "--kind", "household", "--household", h, "--minutes", "20", "--at", "2026-10-20 09:00",
+            "--finding", "井盖松动", "--category", "hazard_manhole", "--json").json()
+    r = grid("--lang", "en", "--as", "wg11", "visit", "show", str(v["id"]))
+    assert "2026-10-20 09:00 – 09:20 (20 min)" in r.stdout and "(Broken manhole cover)" in r.stdout
+    r = grid("--as", "wg11", "visit", "show", str(v["id"]))
+    assert "2026-10-20 09:00 – 09:20（20 分钟）" in r.stdout and "（井盖破损）" in r.stdout
 
 
 def test_through_a_real_process(grid_proc, grid, city, clock):

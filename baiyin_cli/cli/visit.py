@@ -218,13 +218,13 @@ def build() -> typer.Typer:
             (L("网格员", "Worker"), f"{v['worker']} {v.get('worker_name') or ''}".strip()),
             (L("网格", "Grid"), v["grid"]),
             (L("类型", "Kind"), _kind_label(v["kind"])),
-            (L("时间", "When"), f"{_when(v['started_at'])} – {_when(v['ended_at'])[-5:]}（{v['minutes']} {L('分钟', 'min')}）"),
+            (L("时间", "When"), f"{_when(v['started_at'])} – {_when(v['ended_at'])[-5:]}" + _paren(f"{v['minutes']} {L('分钟', 'min')}")),
             (L("计入日期", "Counts on"), v["day"]),
             (L("住户", "Household"), f"{v['household']} {v.get('address') or ''}".strip() if v["household"] else ""),
             (L("走访情况", "Note"), v["note"]),
             (L("调解的纠纷", "Dispute mediated"), v["petition"]),
             (L("发现并上报", "Findings filed"), L("、", ", ").join(
-                f"{f['number']}（{cfg.label('categories', f['category'])}）" for f in v["findings"])),
+                f["number"] + _paren(cfg.label("categories", f["category"])) for f in v["findings"])),
             (L("登记", "Recorded"), f"{_when(v['recorded_at'])} {v['recorded_by'] or ''}".strip()),
             (L("状态", "State"), L(f"已作废：{v['void_reason']}（{v['voided_by']} {_when(v['voided_at'])}）",
                                   f"voided: {v['void_reason']} ({v['voided_by']} {_when(v['voided_at'])})")
@@ -316,6 +316,11 @@ def build() -> typer.Typer:
     return app
 
 
+def _paren(text: str) -> str:
+    """An aside in brackets: full-width in Chinese, ' (...)' in English."""
+    return L(f"（{text}）", f" ({text})")
+
+
 def _render_due(q: dict[str, Any]) -> None:
     from baiyin_cli.services import visits
 
@@ -346,17 +351,19 @@ def _render_stats(r: dict[str, Any]) -> None:
     out.kv(
         [
             (L("范围", "Scope"), scope),
-            (L("期间", "Period"), f"{r['from']} ~ {r['to']}（{r['days']} {L('天', 'days')}）"),
+            (L("期间", "Period"), f"{r['from']} ~ {r['to']}" + _paren(f"{r['days']} {L('天', 'days')}")),
             (L("网格员", "Grid workers"), t["workers"]),
             (L("达标人天", "Worker-days meeting the hour"),
-             f"{t['days_met']} / {t['worker_days']}（{_pct(t['met_rate'])}，{L('每日', 'daily')} ≥ {r['daily_minutes']} {L('分钟', 'min')}）"),
+             f"{t['days_met']} / {t['worker_days']}" + _paren(
+                 f"{_pct(t['met_rate'])}{L('，每日', ', daily')} ≥ {r['daily_minutes']} {L('分钟', 'min')}")),
             (L("走访时长", "Minutes walked"), t["minutes"]),
-            (L("走访次数", "Visits"), f"{t['visits']}（" + L("，", ", ").join(
-                f"{_kind_label(k)} {t['by_kind'][k]}" for k in kinds) + "）"),
+            (L("走访次数", "Visits"), f"{t['visits']}" + _paren(L("，", ", ").join(
+                f"{_kind_label(k)} {t['by_kind'][k]}" for k in kinds))),
             (L("走访户次", "Household visits"), t["household_visits"]),
             (L("上报问题", "Findings filed"), t["findings"]),
             (L("关爱对象按期走访", "Care households within interval"),
-             f"{t['care_within_interval']} / {t['care_households']}（{_pct(t['coverage'])}，{r['coverage_date']}）"),
+             f"{t['care_within_interval']} / {t['care_households']}"
+             + _paren(f"{_pct(t['coverage'])}{L('，', ', ')}{r['coverage_date']}")),
         ],
         title=L("走访统计", "Rounds"),
     )

@@ -537,6 +537,9 @@ def test_list_filters(grid, city, clock, monkeypatch):
     assert len(ls()) == 3 and ls() == sorted(ls(), reverse=True)
     assert len(ls("--grid", city["grids"][0])) == 2 and len(ls("--worker", "wg12")) == 1
     assert len(ls("--household", h)) == 1 and len(ls("--kind", "service")) == 2
+    assert len(ls("--community", city["communities"][0])) == 3
+    assert len(grid(*A, "visit", "list", "--community", city["communities"][1], "--json").json()) == 0
+    grid("--as", "sec1", "visit", "list", "--community", city["communities"][1], expect=4)  # not their community
     assert len(ls("--from", "2026-10-08", "--to", "2026-10-08")) == 1 and len(ls("--limit", "2")) == 2
     grid("--as", "sec1", "visit", "list", "--from", "2026-10-09", "--to", "2026-10-01", expect=1)
     table = grid("--as", "sec1", "visit", "list").stdout

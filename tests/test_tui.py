@@ -380,6 +380,46 @@ def test_callback_escalate_resolve_rate_unsatisfied_reopens_then_close(grid, que
     ]
 
 
+def test_merge_reject_and_a_department_sends_back(grid, queue_city):
+    """The remaining actions, each asserted in the database: merge a duplicate into the similar
+    petition the form offers, reject with a reason, and (as the department) send back."""
+    p = queue_city
+    dup = file(grid, "人民路12号门口井盖破损夜间很危险！", "hazard_manhole", G11, "2026-03-16 09:10")
+    light = p["light"]
+    grid("--as", "wg12", "petition", "contact", light, "--how", "phone", "--outcome", "已联系")
+    grid("--as", "wg12", "petition", "start", light)
+    grid("--as", "sec1", "petition", "escalate", light, "--dept", "sifa", "--reason", "需司法所调处")
+
+    async def secretary() -> None:
+        async with triage("sec1") as (app, pilot):
+            await search(pilot, dup)
+            await pilot.press("m")
+            await settle(pilot)
+            first = str(app.screen.query_one("#field-into").get_option_at_index(0).prompt)
+            assert first.startswith(p["manhole"])  # the similar open petition, offered first
+            await choose(pilot, "", "", "")
+            await search(pilot, p["consult"])
+            await pilot.press("n")
+            await choose(pilot, "不属于社区受理范围，已告知拨打12333", "")
+
+    run(secretary())
+    merged = show(grid, dup)
+    assert merged["status"] == "duplicate" and merged["merged_into"] == p["manhole"]
+    rejected = show(grid, p["consult"])
+    assert rejected["status"] == "rejected" and "12333" in rejected["reject_reason"]
+
+    async def department() -> None:
+        async with triage("dsifa") as (app, pilot):
+            assert numbers(app) == [light]  # a department sees what was escalated to it
+            await pilot.press("b")
+            await choose(pilot, "不属于司法所职责，请社区协调物业", "")
+
+    run(department())
+    back = show(grid, light)
+    assert back["status"] == "in_progress" and back["history"][-1]["actor"] == "dsifa"
+    assert back["history"][-1]["event"] == "send_back"
+
+
 def test_actions_not_allowed_are_not_offered(grid, queue_city):
     p = queue_city
 

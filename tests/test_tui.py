@@ -277,6 +277,40 @@ def test_reveal_is_audited(grid, queue_city):
     assert [e["actor"] for e in reveals] == ["sec1"]
 
 
+def test_detail_shows_the_household_masked_and_reveals_it_audited(grid, queue_city):
+    """The household of a petition: members with masked ID number and phone; `v` shows them in
+    full for a role that may (the community's secretary), audited like `--reveal`."""
+    from datetime import date
+
+    from tests.test_idnumber import make_id
+
+    head_id = make_id("620402", date(1956, 3, 17), 123)
+    hh = grid("--as", "admin", "household", "add", "--grid", G11, "--address", "人民路12号3单元",
+              "--care", "elderly_alone", "--json").json()["code"]
+    grid("--as", "admin", "resident", "add", "--household", hh, "--name", "王大爷", "--relation", "02",
+         "--id-number", head_id, "--phone", "13987654321", "--json")
+    n = file(grid, "楼道灯坏了，老人上下楼不方便", "hazard_streetlight", G11, "2026-03-16 09:20",
+             "--household", hh)
+
+    async def scenario() -> None:
+        async with triage("sec1") as (app, pilot):
+            await search(pilot, n)
+            await pilot.press("enter")
+            await settle(pilot)
+            text = screen_text(app)
+            assert hh in text and "人民路12号3单元" in text and "王大爷" in text
+            assert head_id not in text and head_id[-4:] in text and "139****4321" in text
+            await pilot.press("v")
+            await settle(pilot)
+            text = screen_text(app)
+            assert head_id in text and "13987654321" in text
+
+    run(scenario())
+    entries = grid("--as", "admin", "audit", "list", "--json").json()
+    reveals = [e for e in entries if e["action"].endswith("reveal") and e["actor"] == "sec1"]
+    assert {e["action"] for e in reveals} >= {"petition.reveal", "household.reveal"}
+
+
 # ---------------------------------------------------------------- actions, asserted in the database
 
 

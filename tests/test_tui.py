@@ -234,6 +234,36 @@ def test_filters_search_and_toggles(grid, queue_city):
     run(scenario())
 
 
+def test_an_admin_picks_an_area_and_the_escalated_toggle(grid, queue_city):
+    """An admin sees the whole city and narrows it to any area they pick (A); E shows what was
+    escalated to a department."""
+    p = queue_city
+    grid("--as", "sec2", "petition", "assign", p["noise"], "--to", "wg21")
+    grid("--as", "wg21", "petition", "contact", p["noise"], "--how", "phone", "--outcome", "已联系")
+    grid("--as", "wg21", "petition", "start", p["noise"])
+    grid("--as", "sec2", "petition", "escalate", p["noise"], "--dept", "zhujian", "--reason", "夜间施工审批")
+
+    async def scenario() -> None:
+        async with triage("admin") as (app, pilot):
+            assert len(numbers(app)) == 7 and "已上报 1" in screen_text(app)
+            await pilot.press("A")
+            await settle(pilot)
+            app.screen.query_one("#picker-filter").value = "兴华"
+            await pilot.pause()
+            await pilot.press("enter")
+            await settle(pilot)
+            assert sorted(numbers(app)) == sorted([p["water"], p["noise"]])
+            assert "在办 2" in screen_text(app)
+            await pilot.press("E")
+            await settle(pilot)
+            assert numbers(app) == [p["noise"]]
+        async with triage("sec1") as (app, pilot):
+            shown = {b.binding.action for b in app.screen.active_bindings.values() if b.enabled}
+            assert "pick_area" not in shown  # a secretary's area is their community
+
+    run(scenario())
+
+
 def test_detail_shows_fields_deadlines_history_and_similar(grid, queue_city):
     p = queue_city
     dup = file(grid, "人民路12号门口井盖破损夜间很危险！", "hazard_manhole", G11, "2026-03-16 09:10")

@@ -134,7 +134,7 @@ def test_combined_tags_shortest_interval_wins_and_residents_count(grid, city, cl
     assert q[h]["interval_days"] == 30 and q[h]["interval_tag"] == "low_income"
     assert q[h]["care"] == ["low_income", "veteran"]
     r = grid(*A, "resident", "add", "--household", h, "--name", "王奶奶", "--relation", "02",
-             "--birth-date", "1940-03-01", "--sex", "F", "--care", "elderly_alone", "--json").json()
+             "--birth-date", f"1940-03-{i + 1:02d}", "--sex", "F", "--care", "elderly_alone", "--json").json()
     q = by_household(due(grid, "wg11", "--all"))
     assert q[h]["interval_days"] == 7 and q[h]["interval_tag"] == "elderly_alone"
     assert q[h]["care"][0] == "elderly_alone" and q[h]["due"] == "2026-10-08"
@@ -385,6 +385,47 @@ def test_day_ledger_agrees_after_concurrent_terminals_an_import_voids_and_findin
     _assert_ledger_is_the_records(grid, "wg11", "2026-10-19", "2026-10-22")
     next_day = ("--worker", "wg11", "--from", "2026-10-21", "--to", "2026-10-21")
     assert stats(grid, "admin", *next_day)["daily"][0]["findings"] == 1
+
+
+def test_coverage_agrees_with_the_due_queue_household_by_household(grid, city, clock):
+    """Care coverage (one set-based statement for a whole area) and `visit due` (window per
+    household) state the same rule twice: on a random community, day after day, the overdue
+    care households of each grid are the same number both ways."""
+    rng = random.Random(11)
+    tags = sorted(care_intervals())
+    g1, g2 = city["grids"][0], city["grids"][1]
+    homes: dict[str, list[str]] = {g1: [], g2: []}
+    for g in (g1, g2):
+        for i in range(7):
+            own = rng.sample(tags, rng.choice([0, 0, 1, 2]))
+            code = add_household(grid, g, f"覆盖路{g[-1]}-{i}号", *own)
+            homes[g].append(code)
+            if rng.random() < 0.4:
+                grid(*A, "resident", "add", "--household", code, "--name", "王秀英", "--birth-date", f"1940-03-{i + 1:02d}",
+                     "--sex", "女", "--relation", "02", "--care", rng.choice(tags))
+    clock("2026-11-20 20:00")
+    grid(*A, "household", "archive", homes[g1][0], "--reason", "拆迁")
+    worker = {g1: "wg11", g2: "wg12"}
+    for _ in range(30):
+        g = rng.choice([g1, g2])
+        day = date(2026, 10, 1) + timedelta(days=rng.randrange(45))
+        v = log(grid, worker[g], "--kind", "household", "--household", rng.choice(homes[g][1:]), "--minutes", "15",
+                "--at", f"{day.isoformat()} {rng.randrange(8, 20):02d}:00", "--json").json()
+        if rng.random() < 0.15:
+            grid("--as", worker[g], "visit", "void", str(v["id"]), "--reason", "录错")
+    seen = {"overdue": 0, "within": 0}
+    for on in ("2026-10-05", "2026-10-09", "2026-10-16", "2026-10-31", "2026-11-08", "2026-11-20"):
+        r = stats(grid, "sec1", "--community", city["communities"][0], "--from", on, "--to", on)
+        assert r["coverage_date"] == on
+        cover = {c["grid"]: c for c in r["grids"]}
+        for g in (g1, g2):
+            q = due(grid, "sec1", "--grid", g, "--date", on)
+            late = sum(1 for i in q["items"] if i["care"] and i["status"] == "overdue")
+            got = cover.get(g, {"care_households": 0, "overdue": 0})
+            assert (got["care_households"], got["overdue"]) == (q["care_households"], late), (on, g, got, q)
+            seen["overdue"] += late
+            seen["within"] += got["care_households"] - late
+    assert seen["overdue"] > 5 and seen["within"] > 5, seen  # both sides of the rule were exercised
 
 
 # ---------------------------------------------------------------- findings and mediation

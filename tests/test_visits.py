@@ -387,6 +387,39 @@ def test_day_ledger_agrees_after_concurrent_terminals_an_import_voids_and_findin
     assert stats(grid, "admin", *next_day)["daily"][0]["findings"] == 1
 
 
+def test_visit_ledger_checks_and_rebuilds_after_a_time_zone_change(grid, city, clock):
+    """`grid visit ledger` recomputes the ledger from the records: it agrees after ordinary work;
+    after the configured time zone changes (the one thing that moves a visit's local day) it
+    names the days that differ (exit 1) and --rebuild makes it the records again (audited)."""
+    clock("2026-10-21 20:00")
+    h = add_household(grid, city["grids"][0], "时区路1号")
+    log(grid, "wg11", "--kind", "household", "--household", h, "--minutes", "30", "--at", "2026-10-20 07:30")
+    log(grid, "wg11", "--kind", "service", "--minutes", "40", "--at", "2026-10-20 23:30")
+    log(grid, "wg12", "--kind", "service", "--minutes", "20", "--at", "2026-10-20 12:00")
+    ok = grid(*A, "visit", "ledger", "--json").json()
+    assert (ok["visits"], ok["worker_days"], ok["differ"]) == (3, 2, 0)
+    assert "一致" in grid(*A, "visit", "ledger").stderr
+    grid("--as", "sec1", "visit", "ledger", expect=4)
+
+    from baiyin_cli import timeutil
+
+    grid("config", "set", "timezone", "Asia/Tokyo")  # 23:30 in Baiyin is 00:30 the next day in Tokyo
+    timeutil.zone.cache_clear()  # a process reads the zone once; these commands share one process
+    try:
+        r = grid("--lang", "en", *A, "visit", "ledger", expect=1)
+        assert "differ" in r.stderr and "wg11 2026-10-20" in r.stderr
+        bad = grid(*A, "visit", "ledger", "--json", expect=1).json()
+        assert bad["differ"] == 2 and {e["day"] for e in bad["examples"]} == {"2026-10-20", "2026-10-21"}
+        fixed = grid(*A, "visit", "ledger", "--rebuild", "--json").json()
+        assert (fixed["differ"], fixed["rebuilt"]) == (2, True)
+        assert grid(*A, "visit", "ledger", "--json").json()["differ"] == 0
+        _assert_ledger_is_the_records(grid, "wg11", "2026-10-19", "2026-10-22")
+        assert grid(*A, "audit", "list", "--action", "visit.ledger_rebuild", "--json").json()[0]["actor"] == "admin"
+    finally:
+        grid("config", "set", "timezone", "Asia/Shanghai")
+        timeutil.zone.cache_clear()
+
+
 def test_coverage_agrees_with_the_due_queue_household_by_household(grid, city, clock):
     """Care coverage (one set-based statement for a whole area) and `visit due` (window per
     household) state the same rule twice: on a random community, day after day, the overdue
@@ -622,7 +655,7 @@ def test_through_a_real_process(grid_proc, grid, city, clock):
 
 def test_help_lists_the_visit_commands(env_dirs):
     r = invoke("--lang", "en", "visit", "--help")
-    for verb in ("log", "list", "show", "void", "due", "stats"):
+    for verb in ("log", "list", "show", "void", "due", "stats", "ledger"):
         assert verb in r.stdout
 
 
@@ -672,4 +705,5 @@ def test_demo_rounds(env_dirs, tmp_path):
     assert q("SELECT SUM(minutes), COUNT(*) FROM visit WHERE voided_at IS NULL") == q(
         "SELECT SUM(minutes), SUM(visits) FROM visit_day")
     assert q("SELECT SUM(findings) FROM visit_day") == [(made["findings"],)]
+    assert invoke("--db", str(path), "--as", "admin", "visit", "ledger", "--json").json()["differ"] == 0
     con.close()

@@ -313,6 +313,33 @@ def build() -> typer.Typer:
             return
         _render_stats(r)
 
+    @app.command("ledger", help=L(
+        "核对走访日台账（统计所读的每人每日合计）与走访记录是否一致；--rebuild 按记录重建不一致的日期（管理员）",
+        "Check that the day ledger (the per-worker-day sums statistics read) equals the visit records; "
+        "--rebuild rebuilds the days that differ from the records (admin)",
+    ))
+    def ledger(
+        rebuild: Annotated[bool, typer.Option("--rebuild", help=L(
+            "按走访记录重建不一致的日期（如更改了时区）", "Rebuild the days that differ (e.g. after a time zone change)"))] = False,
+        json_: Json = False,
+    ) -> None:
+        from baiyin_cli.services import visits
+
+        with ctx.session(write=rebuild) as (s, op):
+            r = visits.check_ledger(s, op, rebuild=rebuild)
+        if json_:
+            out.print_json(r)
+        elif not r["differ"]:
+            out.info(L(f"走访日台账与 {r['visits']} 条有效走访记录一致（{r['worker_days']} 个人日）",
+                       f"The day ledger agrees with the {r['visits']} valid visit records ({r['worker_days']} worker-days)"))
+        elif r["rebuilt"]:
+            out.info(L(f"已按走访记录重建 {r['differ']} 个人日的台账", f"Rebuilt {r['differ']} worker-days from the visit records"))
+        if r["differ"] and not r["rebuilt"]:
+            from baiyin_cli.errors import GridError
+
+            days = L("、", ", ").join(f"{e['worker']} {e['day']}" for e in r["examples"][:5])
+            raise GridError(visits.LEDGER_DIFFERS, n=r["differ"], days=days + (" …" if r["differ"] > 5 else ""))
+
     return app
 
 

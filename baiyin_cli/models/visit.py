@@ -20,7 +20,10 @@ Two tables:
              hand (`visits.refresh_days`, which locks the workers' rows so concurrent writers
              queue). The writers: `visits.log_visit`, `visits.void_visit`, `visits.insert_bulk`
              (demo, imports, benchmarks) and `petitions.file_petition` with a visit link (its
-             findings are counted). Visits are never edited or deleted otherwise. Proven by
+             findings are counted). Visits are never edited or deleted otherwise. A visit's
+             day is its local day in the configured time zone, so changing `timezone` moves
+             days: `grid visit ledger` recomputes everything from the records and names the
+             days that differ, `--rebuild` rebuilds them. Proven by
              tests/test_visits.py (test_day_ledger_agrees_after_concurrent_terminals_an_import_
              voids_and_findings, test_day_ledger_always_matches_the_records, test_demo_rounds).
 

@@ -140,6 +140,13 @@ WORKER_AND_AREA = M(
     "visit.worker_and_area", "--worker 与 --grid/--community 只能选一个", "Give either --worker or --grid/--community"
 )
 
+LEDGER_DIFFERS = M(
+    "visit.ledger_differs",
+    "走访日台账有 {n} 个人日与走访记录不一致（{days}）；用 grid visit ledger --rebuild 按记录重建",
+    "{n} worker-days of the day ledger differ from the visit records ({days}); "
+    "grid visit ledger --rebuild rebuilds them from the records",
+)
+
 
 # ---------------------------------------------------------------- labels and config
 
@@ -288,9 +295,9 @@ def refresh_days(session: Session, keys: Iterable[tuple[str, date]]) -> int:
     needs no lock: a writing transaction holds the database from its first statement
     (BEGIN IMMEDIATE, store.py).
     """
-    from sqlalchemy import delete, func, insert, select
+    from sqlalchemy import delete, insert, select
 
-    from baiyin_cli.models import Petition, Visit, VisitDay, Worker
+    from baiyin_cli.models import VisitDay, Worker
 
     by_worker: dict[str, set[date]] = defaultdict(set)
     for worker, day in keys:
@@ -307,48 +314,115 @@ def refresh_days(session: Session, keys: Iterable[tuple[str, date]]) -> int:
     written = 0
     for worker, days in sorted(by_worker.items()):
         first, last = min(days), max(days)
-        lo, hi = timeutil.day_bounds(first)[0], timeutil.day_bounds(last)[1]
-        findings = func.count(Petition.id)
-        rows = session.execute(
-            select(Visit.id, Visit.started_at, Visit.minutes, Visit.kind, Visit.household_id, Visit.grid_code, findings)
-            .outerjoin(Petition, Petition.visit_id == Visit.id)  # type: ignore[arg-type]
-            .where(
-                Visit.worker == worker,
-                Visit.started_at >= lo,
-                Visit.started_at < hi,
-                Visit.voided_at.is_(None),  # type: ignore[union-attr]
-            )
-            .group_by(Visit.id)
-            .order_by(Visit.started_at, Visit.id)
-        ).all()
-        acc: dict[date, dict[str, Any]] = {}
-        for _id, started, minutes, kind, household_id, grid_code, n_findings in rows:
-            day = _local_day(started)
-            d = acc.get(day)
-            if d is None:
-                d = acc[day] = {
-                    "worker": worker, "day": day, "grid_code": grid_code, "minutes": 0, "visits": 0,
-                    "kind_household": 0, "kind_info_gathering": 0, "kind_mediation": 0, "kind_service": 0,
-                    "households": set(), "findings": 0,
-                }
-            d["grid_code"] = grid_code
-            d["minutes"] += int(minutes)
-            d["visits"] += 1
-            d[f"kind_{kind}"] = d.get(f"kind_{kind}", 0) + 1
-            if household_id is not None:
-                d["households"].add(household_id)
-            d["findings"] += int(n_findings or 0)
+        out = _day_sums(session, worker, first, last)
         session.execute(
             delete(VisitDay).where(VisitDay.worker == worker, VisitDay.day >= first, VisitDay.day <= last)  # type: ignore[arg-type]
         )
-        out = []
-        for d in acc.values():
-            d["households"] = len(d["households"])
-            out.append({k: d[k] for k in _LEDGER_COLUMNS})
         if out:
             session.connection().execute(insert(VisitDay.__table__), out)  # type: ignore[attr-defined]
             written += len(out)
     return written
+
+
+def _day_sums(session: Session, worker: str, first: date, last: date) -> list[dict[str, Any]]:
+    """The ledger rows of one worker's local days `first`..`last`, computed from the visit records."""
+    from sqlalchemy import func, select
+
+    from baiyin_cli.models import Petition, Visit
+
+    lo, hi = timeutil.day_bounds(first)[0], timeutil.day_bounds(last)[1]
+    findings = func.count(Petition.id)
+    rows = session.execute(
+        select(Visit.id, Visit.started_at, Visit.minutes, Visit.kind, Visit.household_id, Visit.grid_code, findings)
+        .outerjoin(Petition, Petition.visit_id == Visit.id)  # type: ignore[arg-type]
+        .where(
+            Visit.worker == worker,
+            Visit.started_at >= lo,
+            Visit.started_at < hi,
+            Visit.voided_at.is_(None),  # type: ignore[union-attr]
+        )
+        .group_by(Visit.id)
+        .order_by(Visit.started_at, Visit.id)
+    ).all()
+    acc: dict[date, dict[str, Any]] = {}
+    for _id, started, minutes, kind, household_id, grid_code, n_findings in rows:
+        day = _local_day(started)
+        d = acc.get(day)
+        if d is None:
+            d = acc[day] = {
+                "worker": worker, "day": day, "grid_code": grid_code, "minutes": 0, "visits": 0,
+                "kind_household": 0, "kind_info_gathering": 0, "kind_mediation": 0, "kind_service": 0,
+                "households": set(), "findings": 0,
+            }
+        d["grid_code"] = grid_code
+        d["minutes"] += int(minutes)
+        d["visits"] += 1
+        d[f"kind_{kind}"] = d.get(f"kind_{kind}", 0) + 1
+        if household_id is not None:
+            d["households"].add(household_id)
+        d["findings"] += int(n_findings or 0)
+    out = []
+    for d in acc.values():
+        d["households"] = len(d["households"])
+        out.append({k: d[k] for k in _LEDGER_COLUMNS})
+    return out
+
+
+def check_ledger(session: Session, op: Operator | None, *, rebuild: bool = False) -> dict[str, Any]:
+    """Recompute the whole day ledger from the visit records and compare it with what is stored.
+
+    Every write keeps the ledger in step (refresh_days), so this finds nothing unless the
+    records were written past the services, or the configured time zone changed (a visit's
+    local day is taken in the zone of its time). With `rebuild`, the worker-days that differ
+    are rebuilt from the records (audited). Admin only: it reads every worker's rounds.
+    """
+    from sqlalchemy import select
+
+    from baiyin_cli.models import Visit, VisitDay
+
+    op = require_role(op, "admin")
+    spans: dict[str, tuple[date, date]] = {}
+
+    def extend(worker: str, day: date) -> None:
+        lo, hi = spans.get(worker, (day, day))
+        spans[worker] = (min(lo, day), max(hi, day))
+
+    visits = 0
+    for worker, started in session.execute(
+        select(Visit.worker, Visit.started_at).where(Visit.voided_at.is_(None))  # type: ignore[union-attr]
+    ):
+        visits += 1
+        extend(worker, _local_day(started))
+    stored: dict[str, dict[date, dict[str, Any]]] = defaultdict(dict)
+    for row in session.execute(select(VisitDay.__table__)).mappings():  # type: ignore[attr-defined]
+        stored[row["worker"]][row["day"]] = {k: row[k] for k in _LEDGER_COLUMNS}
+        extend(row["worker"], row["day"])
+    differ: list[dict[str, Any]] = []
+    worker_days = 0
+    for worker, (first, last) in sorted(spans.items()):
+        expect = {r["day"]: r for r in _day_sums(session, worker, first, last)}
+        worker_days += len(expect)
+        mine = stored.get(worker, {})
+        for day in sorted(set(expect) | set(mine)):
+            if expect.get(day) != mine.get(day):
+                differ.append({"worker": worker, "day": day, "ledger": mine.get(day), "records": expect.get(day)})
+    if rebuild and differ:
+        refresh_days(session, [(d["worker"], d["day"]) for d in differ])
+        audit.record(session, op, "visit.ledger_rebuild", "visit_day", "*", after={"worker_days": len(differ)})
+
+    def plain(r: dict[str, Any] | None) -> dict[str, Any] | None:
+        return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in r.items() if k not in ("worker", "day")} if r else None
+
+    return {
+        "visits": visits,
+        "worker_days": worker_days,
+        "differ": len(differ),
+        "rebuilt": bool(rebuild and differ),
+        "examples": [
+            {"worker": d["worker"], "day": d["day"].isoformat(), "ledger": plain(d["ledger"]), "records": plain(d["records"])}
+            for d in differ[:20]
+        ],
+    }
 
 
 _LEDGER_COLUMNS = (

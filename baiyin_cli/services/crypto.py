@@ -51,7 +51,7 @@ KEY_UNKNOWN = M(
 )
 DECRYPT_FAILED = M(
     "keys.decrypt_failed",
-    "无法解密 {field}（居民 #{row}）：密钥 {path} 与数据不符，或数据已被改动",
+    "无法解密 {field}（记录 #{row}）：密钥 {path} 与数据不符，或数据已被改动",
     "Cannot decrypt {field} (row #{row}): the key {path} does not match the data, or the data was altered",
 )
 

@@ -1163,3 +1163,33 @@ def test_unlock_after_the_session_ended_opens_a_new_one(grid, pins):
     with store.session() as s:
         assert auth.session_operator(s, auth.load_token(url)).username == "sec1"
     assert [e["actor"] for e in _audit(grid, "auth.login", "sec1")] == ["sec1"]
+
+
+def test_demo_database_opens_without_a_session_and_still_locks(grid, pins, backend):
+    """`grid --demo triage` on a database `grid demo` made: no session needed, but the idle lock
+    holds all the same, and the operator's PIN (the demo PIN) opens it."""
+    if backend != "sqlite":
+        pytest.skip("only a SQLite file can be a demo database")
+    from baiyin_cli import store
+    from baiyin_cli.services import auth
+    from baiyin_cli.tui.gateway import Credentials
+
+    with store.session(write=True) as s:
+        auth.mark_demo(s)
+    clock = FakeClock()
+
+    async def scenario() -> None:
+        async with signing_in(Credentials("sec1", None, None, demo=True), clock=clock) as (app, pilot):
+            assert app.screen.id == "queue-screen" and len(numbers(app)) == 5
+            clock.t += app.idle_seconds
+            assert app.check_idle()
+            await settle(pilot)
+            assert app.screen.id == "lock-screen"
+            await type_pin(pilot, "135790")
+            assert app.screen.id == "lock-screen"
+            await type_pin(pilot, PIN)
+            assert app.screen.id == "queue-screen"
+
+    run(scenario())
+    assert [e["detail"]["failures"] for e in _audit(grid, "auth.login_failed", "sec1")] == [1]
+    assert len(_audit(grid, "auth.unlock", "sec1")) == 1

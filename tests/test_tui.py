@@ -1193,3 +1193,60 @@ def test_demo_database_opens_without_a_session_and_still_locks(grid, pins, backe
     run(scenario())
     assert [e["detail"]["failures"] for e in _audit(grid, "auth.login_failed", "sec1")] == [1]
     assert len(_audit(grid, "auth.unlock", "sec1")) == 1
+
+
+def test_grid_triage_in_a_terminal_without_a_session_asks_for_the_pin(grid, pins, db_url):
+    """The installed command on a terminal, nobody logged in: the PIN screen (for --as), then
+    the queue; the session is kept for the next command, as `grid login` keeps it."""
+    import fcntl
+    import os
+    import pty
+    import select
+    import struct
+    import subprocess
+    import sys
+    import termios
+    import time
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    env = {**os.environ, "TERM": "xterm-256color", "GRID_NOW": NOW}
+    env.pop("GRID_TOKEN", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "baiyin_cli", "--as", "sec1", "triage"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        close_fds=True,
+    )
+    os.close(slave)
+    seen = b""
+    deadline = time.monotonic() + 120
+
+    def read_until(needle: bytes) -> bool:
+        nonlocal seen
+        while needle not in seen and time.monotonic() < deadline and proc.poll() is None:
+            if select.select([master], [], [], 0.2)[0]:
+                try:
+                    seen += os.read(master, 65536)
+                except OSError:
+                    break
+        return needle in seen
+
+    try:
+        assert read_until("PIN".encode())
+        assert pins["light"].encode() not in seen
+        seen = b""
+        os.write(master, (PIN + "\r").encode())
+        assert read_until(pins["light"].encode())  # the queue, after the PIN
+        os.write(master, b"q")
+        read_until(b"\x00never")
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    assert b"Traceback" not in seen
+    r = grid("whoami", "--json", env={"GRID_TOKEN": ""})  # no harness session: the saved one
+    assert r.json()["username"] == "sec1"

@@ -102,7 +102,7 @@ def step_visits(ctx: DemoContext) -> None:
                         "minutes": m, "note": rng.choice(NOTES[kind]), "recorded_by": username,
                         "recorded_at": (clock + timedelta(minutes=m + rng.randint(1, 90))).astimezone(timeutil.UTC),
                     })
-                    if kind in ("household", "info_gathering") and rng.random() < 0.03:
+                    if kind in ("household", "info_gathering") and rng.random() < 0.01:
                         plans.append((len(rows) - 1, "finding", rng.choice(FINDINGS)))
                     elif kind == "mediation":
                         plans.append((len(rows) - 1, "mediation", None))

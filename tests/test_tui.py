@@ -659,6 +659,68 @@ def test_many_rows_page_in_by_keyset(grid, city, clock):
     run(scenario())
 
 
+def test_a_page_read_before_a_reload_does_not_paint_over_it(grid, city, clock):
+    """A page asked for before a reload (the refresh timer, an action) that comes back after it
+    is older than what the reload read: it is dropped, never painted over the newer rows."""
+    import threading
+
+    from baiyin_cli import store
+    from baiyin_cli.services import petitions
+    from baiyin_cli.services.access import load_operator
+
+    with store.session(write=True) as s:
+        op = load_operator(s, "sec1")
+        for i in range(60):
+            petitions.file_petition(
+                s, op, text=f"第{i}号测试诉求", category="help", channel="qr", grid=G11,
+                at=petitions.timeutil.parse_time("2026-03-16 08:00") + petitions.timedelta(seconds=i),
+            )
+    with store.session() as s:
+        target = petitions.list_petitions(s, load_operator(s, "sec1"))[55]["number"]  # on page 1
+
+    release, read = threading.Event(), threading.Event()
+    calls: list[int] = []
+
+    async def scenario() -> None:
+        from baiyin_cli.tui.app import TriageApp
+
+        app = TriageApp("sec1", lang="zh", refresh_seconds=3600)
+        real_page = app.gateway.page
+
+        def page(*args: Any, **kw: Any):  # type: ignore[no-untyped-def]
+            calls.append(1)
+            if len(calls) == 1:  # the first read of page 1 is slow: it was asked before the change
+                rows = real_page(*args, **kw)
+                read.set()
+                release.wait(30)
+                return rows
+            return real_page(*args, **kw)
+
+        app.gateway.page = page  # type: ignore[method-assign]
+        async with app.run_test(size=(120, 40)) as pilot:
+            q = None
+            for _ in range(400):
+                await pilot.pause(0.01)
+                q = app.screen.queue if app.screen.id == "queue-screen" else None
+                if q is not None and q.total and read.is_set():
+                    break
+            assert q is not None and read.is_set()  # page 1 was read, its answer is slow to come
+            grid("--as", "sec1", "petition", "assign", target, "--to", "wg11")  # another terminal
+            app.reload_all()
+            for _ in range(1000):
+                await pilot.pause(0.01)
+                row = q.row_at(55)
+                busy = [w for w in app.workers if w.is_running or w.state.name == "PENDING"]
+                if len(busy) == 1 and row is not None and row.assignee_label:
+                    break  # everything but the slow read is done
+            assert q.row_at(55).assignee_label == "张网格"  # the reload read page 1 again
+            release.set()  # now the slow answer, read before the change, comes back
+            await settle(pilot)
+            assert q.row_at(55) is not None and q.row_at(55).assignee_label == "张网格"
+
+    run(scenario())
+
+
 # ---------------------------------------------------------------- snapshots (SQLite: the picture is the same)
 
 

@@ -166,7 +166,8 @@ class PetitionQueue(ScrollView, can_focus=True, inherit_bindings=False):
         self.now: datetime = timeutil.now()
         self.total: int | None = None  # rows known so far (None: nothing read yet for this query)
         self.counted = False  # the total is the tally's, not just what was read
-        self._gen = 0
+        self._gen = 0  # the query (filters): bumped by set_filters
+        self._snap = 0  # the read of that query: bumped by every (re)load
         self._pages: dict[int, list[Row]] = {}
         self._inflight: set[int] = set()
         self._follow: str | None = None  # the petition number the cursor should stay on
@@ -230,6 +231,7 @@ class PetitionQueue(ScrollView, can_focus=True, inherit_bindings=False):
         return first, last - first + 1
 
     def _load_snapshot(self) -> None:
+        self._snap += 1
         gen = self._gen
         first, count = self._window()
         filters = self.filters
@@ -268,14 +270,15 @@ class PetitionQueue(ScrollView, can_focus=True, inherit_bindings=False):
         gen = self._gen
         prev = self._pages.get(page - 1)
         after = prev[-1].position if prev and len(prev) == PAGE_SIZE else None
+        snap = self._snap
         filters = self.filters
         self._inflight.add(page)
 
-        def job() -> tuple[int, int, list[Row]]:
+        def job() -> tuple[int, int, int, list[Row]]:
             rows = self.gateway.page(
                 filters, after=after, offset=None if after else page * PAGE_SIZE, limit=PAGE_SIZE
             )
-            return gen, page, rows
+            return gen, snap, page, rows
 
         self.run_worker(job, name="page", group="queue-pages", thread=True, exit_on_error=False)
 
@@ -309,9 +312,13 @@ class PetitionQueue(ScrollView, can_focus=True, inherit_bindings=False):
             if gen == self._gen:
                 self._apply_tally(tally)
         else:
-            gen, page, rows = worker.result
+            gen, snap, page, rows = worker.result
             self._inflight.discard(page)
-            if gen == self._gen:
+            if gen == self._gen and snap != self._snap:
+                # Asked before a reload: older than the window that replaced the cache. Dropped,
+                # or it would paint a petition as it was before (an action, another terminal).
+                self._want_pages()
+            elif gen == self._gen:
                 self._pages[page] = rows
                 if not self.counted:
                     self._grow(page, rows)
@@ -374,10 +381,8 @@ class PetitionQueue(ScrollView, can_focus=True, inherit_bindings=False):
         return max(0, min(value, self.total - 1))
 
     def watch_cursor(self, old: int, new: int) -> None:
-        top = int(self.scroll_offset.y)
         self.refresh_line(old)
         self.refresh_line(new)
-        del top
         self._scroll_cursor_into_view()
         self._announce()
 

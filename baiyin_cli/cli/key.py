@@ -52,7 +52,7 @@ def build() -> typer.Typer:
     )
     def rotate(
         batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=100000, help=L("每批的值数", "Values per batch"))] = 2000,
-        stop_after: Annotated[int | None, typer.Option("--stop-after", min=1, hidden=True, help="Stop after N batches (drills)")] = None,
+        stop_after: Annotated[int | None, typer.Option("--stop-after", min=1, hidden=True, help=L("在 N 批后停止，如同被中断（演练用）", "Stop after N batches, as if killed (drills)"))] = None,
         json_: Annotated[bool, typer.Option("--json", help=L("以 JSON 输出", "Output JSON"))] = False,
     ) -> None:
         from baiyin_cli.services import keys

@@ -645,7 +645,7 @@ class PetitionsTarget(Target):
                     out.append(Plan(r.row, "create", number or timeutil.iso(filed_at), values))
                     continue
                 was = {k: getattr(cur, k) for k in values if k != "reporter_phone"}
-                was["reporter_phone"] = current["reporter_phone"] if current else None
+                was["reporter_phone"] = crypto.read(cur, "petition.reporter_phone", cipher)
                 was["filed_at"] = _second(cur.filed_at)
                 if was != values:
                     raise Conflict(PETITION_FIXED, number=cur.number)

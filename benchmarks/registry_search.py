@@ -68,6 +68,9 @@ def build(url: str, residents: int, seed: int) -> dict[str, str]:
     from pypinyin import Style, lazy_pinyin
 
     py = {c: (lazy_pinyin(c, style=Style.NORMAL) or [c])[0] for c in set(surnames + given)}
+    from baiyin_cli.services import crypto
+
+    cipher = crypto.for_url(eng.url.render_as_string(hide_password=False))
     print(f"adding {max(residents - have, 0):,} residents to {len(grids):,} grids ...", file=sys.stderr)
     t0 = time.perf_counter()
     while have < residents:
@@ -97,8 +100,10 @@ def build(url: str, residents: int, seed: int) -> dict[str, str]:
                     idn += ric.calc_check_digit(idn + "?")
                     phone = f"1{rng.choice('3578')}{rng.randrange(10**9):09d}" if rng.random() < 0.8 else None
                     rr.append(dict(id=rid, household_id=hid, name=name, name_pinyin="".join(syl),
-                                   name_initials="".join(x[0] for x in syl), id_number=None, id_last4=idn[-4:],
-                                   birth_date=birth, sex=rng.choice("MF"), phone=phone,
+                                   name_initials="".join(x[0] for x in syl), id_last4=idn[-4:],
+                                   birth_date=birth, sex=rng.choice("MF"),
+                                   **cipher.columns("resident.id_number", None),
+                                   **cipher.columns("resident.phone", phone),  # stored encrypted
                                    phone_last4=phone[-4:] if phone else None, relation="02" if j == 0 else "10",
                                    ethnicity="01", note=None, archived_at=None, archive_reason=None,
                                    created_at=now, updated_at=now, version=1))

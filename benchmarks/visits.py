@@ -98,7 +98,7 @@ def build(url: str, rows: int, seed: int) -> dict[str, str]:
                 elif x < 0.14:
                     rid += 1
                     rr.append(dict(id=rid, household_id=hid, name="居民", name_pinyin="jumin", name_initials="jm",
-                                   id_number=None, id_last4=None, birth_date=date(1940, 1, 1), sex="F", phone=None,
+                                   id_number_enc=None, id_last4=None, birth_date=date(1940, 1, 1), sex="F", phone_enc=None,
                                    phone_last4=None, relation="02", ethnicity="01", note=None, archived_at=None,
                                    archive_reason=None, created_at=registered, updated_at=registered, version=1))
                     rc.append(dict(resident_id=rid, tag=rng.choice(TAGS)))

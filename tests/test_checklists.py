@@ -233,6 +233,35 @@ def test_monthly_report_figures_tables_and_chart(grid, tmp_path):
     assert dump["charts"] == ["xl/charts/chart1.xml"]
 
 
+def test_monthly_xlsx_figures_carry_units_and_the_chart_fits_the_page(grid, tmp_path):
+    """Regression: the overview's figures were bare numbers (35.1: minutes or hours?) and the chart
+    sat to the right of its data, wider than the A4 portrait page the sheet is fitted to."""
+    from openpyxl import load_workbook
+    from openpyxl.utils import get_column_letter
+
+    data = export_file(grid, tmp_path, "monthly", "--community", cc.C1, "--month", "2026-03", who="sec1")
+    ws = load_workbook(io.BytesIO(data)).worksheets[0]
+    formats = {ws.cell(r, 1).value: (ws.cell(r, 2).value, ws.cell(r, 2).number_format) for r in range(5, 30)}
+    assert formats["受理"] == (4, '0"件"')
+    assert formats["办结率"] == (25.0, '0.00"%"')
+    assert formats["平均回访用时"][1] == '0.0"分钟"' and formats["平均办结用时"][1] == '0.0"小时"'
+    assert formats["住户"] == (5, '0"户"')
+    (chart,) = ws._charts
+    anchor = chart.anchor._from
+    corner = next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value == "网格")
+    assert ws.cell(corner, 2).value == "受理" and ws.cell(corner, 3).value == "办结"
+    assert anchor.col == 0 and anchor.row + 1 > corner + 2  # column A, under its data block
+    page_cm = sum((ws.column_dimensions[get_column_letter(c)].width or 8.43) for c in range(1, 7)) * 0.2
+    assert chart.width <= page_cm, (chart.width, page_cm)
+    signatures = next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value == "填报人：")
+    assert signatures > anchor.row + 17  # below the chart, not under it
+    grid("--lang", "en", "--as", "sec1", "checklist", "export", "monthly", "--community", cc.C1, "--month", "2026-03",
+         "-o", str(tmp_path / "en.xlsx"))
+    en = load_workbook(tmp_path / "en.xlsx").worksheets[0]
+    units = {en.cell(r, 1).value: en.cell(r, 2).number_format for r in range(5, 30)}
+    assert units["Received"] == "0" and units["Average resolution"] == '0.0" h"'
+
+
 def test_xlsx_is_laid_out_for_a4(grid, tmp_path):
     dump = xlsx_dump(export_file(grid, tmp_path, "petitions", "--month", "2026-03"))
     (sheet,) = dump["sheets"]
@@ -268,6 +297,16 @@ def test_default_file_name(grid, tmp_path, monkeypatch):
     r = grid("--as", "sec1", "checklist", "export", "monthly", "--month", "2026-03")
     assert (tmp_path / f"月度工作报表-{cc.C1}-2026-03.xlsx").exists()
     assert "月度工作报表" in r.stderr
+
+
+def test_the_english_confirmation_counts_rows_in_english(grid, tmp_path):
+    """Regression: "(1 rows)"."""
+    for kind, args, n in (("disputes", ("--community", cc.C1, "--month", "2026-03"), 1),
+                          ("hazards", ("--community", cc.C1), 3)):
+        doc = export(grid, kind, *args, who="sec1").json()
+        assert sum(len(t["rows"]) for t in doc["tables"]) == n
+        r = grid("--lang", "en", "--as", "sec1", "checklist", "export", kind, *args, "-o", str(tmp_path / f"{kind}.csv"))
+        assert r.stderr.strip().endswith(f"({n} row{'s' if n != 1 else ''}): {tmp_path / kind}.csv"), r.stderr
 
 
 def test_refusals(grid):

@@ -61,7 +61,8 @@ def build() -> typer.Typer:
             checklists.record_export(s, op, doc, fmt=chosen, target="-" if target == "-" else target)
             document.write_output(target, data)
         if target != "-":
-            out.info(L(f"已导出{doc.title}（{doc.rows} 行）：{target}", f"Exported {doc.title} ({doc.rows} rows): {target}"))
+            rows = f"{doc.rows} row" + ("" if doc.rows == 1 else "s")
+            out.info(L(f"已导出{doc.title}（{doc.rows} 行）：{target}", f"Exported {doc.title} ({rows}): {target}"))
 
     return app
 

@@ -132,7 +132,7 @@ def render_md(doc: Document) -> str:
         lines.append("")
     for c in doc.charts:
         lines += [f"## {c.title}", ""]
-        lines += [f"| {_md_cell(c.y_title or '')} | " + " | ".join(_md_cell(n) for n, _ in c.series) + " |"]
+        lines += [f"| {_md_cell(c.x_title or c.y_title or '')} | " + " | ".join(_md_cell(n) for n, _ in c.series) + " |"]
         lines += ["| --- | " + " | ".join("---:" for _ in c.series) + " |"]
         for i, cat in enumerate(c.categories):
             lines.append(f"| {_md_cell(cat)} | " + " | ".join(_num(v[i]) for _, v in c.series) + " |")

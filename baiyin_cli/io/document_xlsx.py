@@ -194,12 +194,31 @@ def _sheet_title(text: str, used: set[str]) -> str:
     return title
 
 
+def _figure_format(value: Any, unit: str) -> str:
+    """A figure's number format, its unit included (15 shows as 15件, 35.1 as 35.1小时)."""
+    if unit == "%":
+        return NUMBER_FORMATS["pct"]
+    base = NUMBER_FORMATS["num"] if isinstance(value, float) else NUMBER_FORMATS["int"]
+    unit = unit.replace('"', "")
+    return f'{base}"{unit}"' if unit else base
+
+
+# The chart under its data block, as wide as the overview's columns (A4 portrait, fit to width).
+CHART_WIDTH_CM = 15.5
+CHART_HEIGHT_CM = 8.5
+CHART_ROWS = 18  # rows of the default height (15 pt) the chart covers
+
+
 def _chart(ws: Worksheet, chart: Chart, top: int, left: int) -> int:
-    """Write the chart's data block at (top, left), draw a clustered bar chart beside it."""
+    """Write the chart's data block at (top, left), draw a clustered bar chart under it; returns
+    the next free row below the chart."""
     from openpyxl.chart import BarChart, Reference
     from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
 
-    ws.cell(row=top, column=left, value=chart.y_title or "").font = Font(name=FONT, bold=True, size=10)
+    ws.cell(row=top, column=left, value=chart.x_title or chart.y_title or "").font = Font(
+        name=FONT, bold=True, size=10
+    )
     for k, (name, _) in enumerate(chart.series, 1):
         ws.cell(row=top, column=left + k, value=name).font = Font(name=FONT, bold=True, size=10)
     for i, cat in enumerate(chart.categories, 1):
@@ -215,16 +234,17 @@ def _chart(ws: Worksheet, chart: Chart, top: int, left: int) -> int:
     bar.y_axis.majorGridlines = bar.y_axis.majorGridlines  # keep the default gridlines
     bar.y_axis.delete = False
     bar.x_axis.delete = False
-    bar.height = 8.5
-    bar.width = 17
+    bar.height = CHART_HEIGHT_CM
+    bar.width = CHART_WIDTH_CM
     data = Reference(ws, min_col=left + 1, max_col=left + len(chart.series), min_row=top, max_row=bottom)
     cats = Reference(ws, min_col=left, min_row=top + 1, max_row=bottom)
     bar.add_data(data, titles_from_data=True)
     bar.set_categories(cats)
-    from openpyxl.utils import get_column_letter
-
-    ws.add_chart(bar, f"{get_column_letter(left + len(chart.series) + 2)}{top}")
-    return max(bottom + 1, top + 18)
+    if chart.x_title:
+        bar.x_axis.title = chart.x_title
+    anchor = bottom + 2
+    ws.add_chart(bar, f"{get_column_letter(left)}{anchor}")
+    return anchor + CHART_ROWS
 
 
 def render_xlsx(doc: Document) -> bytes:
@@ -259,10 +279,9 @@ def render_xlsx(doc: Document) -> bytes:
         for f in doc.figures:
             a = ws.cell(row=r, column=1, value=f.label)
             b = ws.cell(row=r, column=2, value=f.value if isinstance(f.value, (int, float)) else f.text())
-            if f.unit == "%" and isinstance(f.value, (int, float)):
-                b.number_format = NUMBER_FORMATS["pct"]
-            elif isinstance(f.value, float):
-                b.number_format = "0.0"
+            if isinstance(f.value, (int, float)) and not isinstance(f.value, bool):
+                b.number_format = _figure_format(f.value, f.unit)
+            b.alignment = Alignment(horizontal="right")
             for c in (a, b):
                 c.font = Font(name=FONT, size=10)
                 c.border = border

@@ -168,7 +168,8 @@ class Chart:
     title: str
     categories: list[str]
     series: list[tuple[str, list[float]]]
-    y_title: str = ""
+    y_title: str = ""  # the value axis (a unit: 件)
+    x_title: str = ""  # the category axis (what a bar group is: 网格)
 
 
 @dataclass
@@ -953,7 +954,7 @@ def build_monthly(session: Session, op: Operator, where: Where, *, reveal: bool 
     doc.tables.append(Table(
         "by_category", L("分类别情况", "By category"),
         [Column("category", L("类别", "Category"), 14, show=_cfg_label("categories")),
-         Column("group", L("类", "Group"), 9, show=group_label),
+         Column("group", L("大类", "Group"), 9, show=group_label),
          *_figure_columns()],
         cat_rows, footer={"category": L("合计", "Total"), **totals},
     ))
@@ -977,6 +978,7 @@ def build_monthly(session: Session, op: Operator, where: Where, *, reveal: bool 
             [(L("受理", "Received"), [r["received"] for r in part_rows]),
              (L("办结", "Resolved"), [r["resolved"] for r in part_rows])],
             y_title=L("件", "petitions"),
+            x_title=part_label,
         ))
     doc.notes.append(L(
         "口径：受理为本期受理的诉求（不含不予受理、重复合并）；办结为其中已办结或已结案的；满意率 =（满意+基本满意）/ 评价次数。",

@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -360,3 +361,33 @@ def fixed_db(backend: str, env_dirs: Any, tmp_path: Any, fixed_template: str,
             with admin_eng.connect() as admin:
                 _pg_drop(admin, name)
             admin_eng.dispose()
+
+
+# ---------------------------------------------------------------- the demo city
+
+DEMO_NOW = "2026-12-02 09:30"
+
+
+@pytest.fixture(scope="session")
+def demo_city(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`grid demo` built once, at a fixed clock, in isolated dirs: the city a newcomer opens
+    (SQLite only: the demo is its own file). Tests read it with `--demo --db PATH`; the exports
+    they make add audit entries, which no figure counts."""
+    from baiyin_cli import config, store
+    from tests.conftest import invoke
+
+    home = tmp_path_factory.mktemp("demo")
+    path = home / "demo.db"
+    with pytest.MonkeyPatch.context() as mp:
+        for var in ("GRID_USER", "GRID_LANG", "GRID_DATABASE_URL", "GRID_DEBUG", "GRID_TZ", "GRID_TOKEN", "GRID_KEY",
+                    "GRID_KEY_FILE"):
+            mp.delenv(var, raising=False)
+        mp.setenv("GRID_CONFIG", str(home / "config.toml"))
+        mp.setenv("GRID_DATA_DIR", str(home / "data"))
+        mp.setenv("GRID_STATE_DIR", str(home / "state"))
+        mp.setenv("GRID_NOW", DEMO_NOW)
+        config.load(reload=True)
+        invoke("demo", "--db", str(path), "--seed", "2026")
+        store.dispose_all()
+    config.load(reload=True)
+    return path

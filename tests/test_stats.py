@@ -9,7 +9,7 @@ from fractions import Fraction
 import pytest
 
 from tests import checklist_city as cc
-from tests.checklist_city import fixed_db, fixed_template  # noqa: F401 - fixtures
+from tests.checklist_city import demo_city, fixed_db, fixed_template  # noqa: F401 - fixtures
 
 A = ("--as", "admin")
 
@@ -294,3 +294,51 @@ def test_stats_visits_is_visit_stats(grid, data, monkeypatch):
     human = grid(*A, "stats", "visits", "--area", cc.C1, *args)
     assert "张网格" in human.stdout
     grid("--as", "dsifa", "stats", "visits", expect=4)
+
+
+# ---------------------------------------------------------------- the demo city
+
+
+def demo_stats(path, *args: str) -> dict:
+    from tests.conftest import invoke
+
+    return invoke("--demo", "--db", str(path), "stats", *args, "--json").json()
+
+
+def test_the_demo_reads_like_a_well_run_city(env_dirs, demo_city, monkeypatch):  # noqa: F811
+    """Issue 9's first impression: a received/resolved ratio around the published 96-98 %,
+    callbacks mostly within 30 minutes, a live queue; and every figure is the workflow's own
+    (recomputed here from the raw rows the demo's petitions left)."""
+    monkeypatch.setenv("GRID_NOW", cc.DEMO_NOW)
+    t = demo_stats(demo_city, "petitions")["total"]
+    assert 96.0 <= t["resolution_rate"] <= 98.5, t
+    assert t["contacted_in_time_rate"] >= 93.0 and t["contacted"] < t["received"] + 1
+    assert 90.0 <= t["resolved_in_time_rate"] < 100.0 and 90.0 <= t["satisfaction_rate"] < 100.0
+    assert t["received"] >= 600 and min(t["rejected"], t["duplicate"], t["escalated"], t["sent_back"]) > 0
+    assert t["unsatisfied"] > 0 and 0 < t["overdue"] < t["open"]
+    assert 10 <= t["avg_contact_minutes"] <= 30 and 6 <= t["avg_resolve_hours"] <= 72
+
+    exp = expected(raw_rows(f"sqlite:///{demo_city}"))
+    for key, value in exp.items():
+        if key.startswith("avg_"):  # the raw rows are read to the second, SQL to the microsecond
+            assert abs(t[key] - value) <= 0.1, key
+        else:
+            assert t[key] == value, key
+
+    # A quarter of history: the whole months before this one are nearly all 办结 (the last one
+    # still holds what was filed in its last days).
+    months = {g["key"]: g for g in demo_stats(demo_city, "petitions", "--by", "month")["groups"]}
+    assert list(months)[-4:] == ["2026-09", "2026-10", "2026-11", "2026-12"]
+    for m in ("2026-09", "2026-10", "2026-11"):
+        assert months[m]["received"] >= 150 and months[m]["resolution_rate"] >= 95.0, months[m]
+    # Citizens' channels lead; the hotline most of all.
+    chans = sorted(demo_stats(demo_city, "petitions", "--by", "channel")["groups"], key=lambda g: -g["received"])
+    assert chans[0]["key"] in ("hotline_12345", "grid_report")
+    assert sum(g["received"] for g in chans if g["key"] != "grid_report") > 0.6 * t["received"]
+
+    o = demo_stats(demo_city, "overview")
+    q = o["queue"]
+    assert q["open"] == t["open"] and q["overdue"] == t["overdue"]
+    assert q["by_status"].get("in_progress", 0) > 0 and sum(q["by_status"].values()) == q["open"]
+    assert set(q["by_status"]) & {"submitted", "assigned", "contacted"}, q  # this morning's, in the triage queue
+    assert o["hazards"]["received"] > 0 and o["disputes"]["received"] > 0 and o["visits"]["totals"]["visits"] > 0

@@ -227,7 +227,9 @@ def step_petitions(ctx: DemoContext) -> None:
     registered = dict(s.execute(select(Household.id, Household.created_at)).all())
     estates: dict[str, list[str]] = {}
     for gcode, addr in s.execute(
-        select(Household.grid_code, Household.address).distinct().order_by(Household.grid_code, Household.address)
+        select(Household.grid_code, Household.address)
+        .distinct()
+        .order_by(Household.grid_code, Household.address)
     ):
         estates.setdefault(gcode, []).append(addr)
     cats = list(TEXTS)
@@ -254,7 +256,8 @@ def step_petitions(ctx: DemoContext) -> None:
             home = None
         anonymous = home is None and rng.random() < 0.05
         # A matter at a place (a manhole, a street light) gets that place as its address.
-        address = estate(rng, estates.get(g["code"]), place) if home is None and "{place}" in template else None
+        at_place = home is None and "{place}" in template
+        address = estate(rng, estates.get(g["code"]), place) if at_place else None
         filing = {
             "text": text,
             "category": cat,
@@ -456,7 +459,10 @@ class _Planner:
         if late:
             at = office_hours(rng, max(t, due) + timedelta(minutes=rng.uniform(60, 3 * 1440)))
         else:
-            minutes = rng.uniform(5, 60) if on_call else 60 * rng.lognormvariate(math.log(median), HANDLING_SIGMA)
+            if on_call:
+                minutes = rng.uniform(5, 60)
+            else:
+                minutes = 60 * rng.lognormvariate(math.log(median), HANDLING_SIGMA)
             at = office_hours(rng, t + timedelta(minutes=minutes))
             if at > due:  # the worker sees the deadline coming: done on its last stretch
                 room = max((due - t).total_seconds() / 60, 2.0)

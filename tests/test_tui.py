@@ -532,9 +532,9 @@ def test_a_second_terminal_is_seen_after_refresh(grid, queue_city):
         async with triage("sec1", refresh=0.2) as (app, pilot):
             before = app.screen.queue.total
             file(grid, "新的诉求：小区门口积水", "environment", G11, NOW)
-            for _ in range(100):
+            for _ in range(400):  # (the header is redrawn a message after the total: wait for both)
                 await pilot.pause(0.05)
-                if app.screen.queue.total == before + 1:
+                if app.screen.queue.total == before + 1 and "在办 6" in screen_text(app):
                     break
             assert app.screen.queue.total == before + 1
             assert "在办 6" in screen_text(app)

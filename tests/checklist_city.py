@@ -379,8 +379,8 @@ def demo_city(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("demo")
     path = home / "demo.db"
     with pytest.MonkeyPatch.context() as mp:
-        for var in ("GRID_USER", "GRID_LANG", "GRID_DATABASE_URL", "GRID_DEBUG", "GRID_TZ", "GRID_TOKEN", "GRID_KEY",
-                    "GRID_KEY_FILE"):
+        # GRID_KEY stays: the tests' key (conftest) encrypts the demo's phones and ID numbers.
+        for var in ("GRID_USER", "GRID_LANG", "GRID_DATABASE_URL", "GRID_DEBUG", "GRID_TZ", "GRID_TOKEN"):
             mp.delenv(var, raising=False)
         mp.setenv("GRID_CONFIG", str(home / "config.toml"))
         mp.setenv("GRID_DATA_DIR", str(home / "data"))

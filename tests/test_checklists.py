@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests import checklist_city as cc
-from tests.checklist_city import fixed_db, fixed_template  # noqa: F401 - fixtures
+from tests.checklist_city import demo_city, fixed_db, fixed_template  # noqa: F401 - fixtures
 
 GOLDEN = Path(__file__).parent / "golden" / "checklists"
 UPDATE = os.environ.get("GRID_UPDATE_GOLDEN", "") not in ("", "0")
@@ -350,3 +350,56 @@ def test_a_petition_filed_through_the_cli_reaches_the_ledger(grid):
     assert mine["assignee"] == "赵网格" and mine["in_time"] is True
     st = grid("--as", "sec1", "stats", "petitions", "--from", "2026-03-20", "--to", "2026-03-20", "--json").json()
     assert st["total"]["received"] == 2 and st["total"]["contacted_in_time"] == 1
+
+
+# ---------------------------------------------------------------- on the demo city
+
+
+def test_every_checklist_opens_on_the_demo(env_dirs, demo_city, tmp_path, monkeypatch):  # noqa: F811
+    """What a newcomer gets from the README's tour: every kind, every format, both languages, on
+    the demo city; each XLSX read back as a spreadsheet program would (A4, print titles, frozen
+    header, page header and footer, the generated lines), the monthly one with its chart."""
+    from openpyxl import load_workbook
+
+    from tests.conftest import invoke
+
+    monkeypatch.setenv("GRID_NOW", cc.DEMO_NOW)
+    cases = {
+        "visits": ("wg402001001001", ()),
+        "hazards": ("sj402001001", ()),
+        "petitions": ("sj402001001", ("--month", "2026-11")),
+        "disputes": (None, ("--street", "620402001", "--month", "2026-11")),
+        "care": ("sj402001001", ("--grid", "620402001001001")),
+        "monthly": (None, ("--street", "620402001", "--month", "2026-11")),
+    }
+    for kind, (who, args) in cases.items():
+        base = ("--demo", "--db", str(demo_city), *(("--as", who) if who else ()))
+        doc = invoke(*base, "checklist", "export", kind, *args, "-f", "json", "-o", "-").json()
+        rows = sum(len(t["rows"]) for t in doc["tables"])
+        assert rows > 0, kind  # a city worth opening: nothing empty
+        assert doc["generated_at"].startswith("2026-12-02T09:30") and doc["generated_by"]["username"] == (who or "admin")
+        for lang in ("zh", "en"):
+            for fmt in ("xlsx", "csv", "md", "html"):
+                target = tmp_path / f"{kind}.{lang}.{fmt}"
+                invoke("--lang", lang, *base, "checklist", "export", kind, *args, "-o", str(target))
+                assert target.stat().st_size > 0
+            wb = load_workbook(tmp_path / f"{kind}.{lang}.xlsx")
+            for ws in wb.worksheets:
+                assert int(ws.page_setup.paperSize) == 9 and ws.sheet_properties.pageSetUpPr.fitToPage  # 9: A4
+                assert ws.print_title_rows and ws.freeze_panes and "&P" in ws.oddFooter.center.text
+                assert ws.oddHeader.left.text and ws.oddHeader.right.text  # title, period
+                if lang == "zh":
+                    assert ws.oddHeader.left.text == doc["title"].replace("&", "&&")
+                assert ws["A3"].value.startswith(("生成时间：2026-12-02 09:30", "Generated 2026-12-02 09:30"))
+            if kind == "monthly":
+                assert len(wb.worksheets[0]._charts) == 1
+            md = (tmp_path / f"{kind}.{lang}.md").read_text(encoding="utf-8")
+            if kind != "monthly":  # figures only: no personal data in it
+                assert ("个人信息已脱敏。" if lang == "zh" else "Personal data is masked.") in md
+    # The hazard list puts the open ones first, as the issue asks.
+    hz = invoke("--demo", "--db", str(demo_city), "--as", "sj402001001", "checklist", "export", "hazards",
+                "-f", "json", "-o", "-").json()["tables"][0]["rows"]
+    open_flags = [r["status"] not in ("resolved", "closed", "rejected", "duplicate") for r in hz]
+    assert open_flags == sorted(open_flags, reverse=True)
+    audited = invoke("--demo", "--db", str(demo_city), "audit", "list", "--action", "export.checklist", "--json").json()
+    assert len(audited) >= 6 * 9

@@ -239,6 +239,15 @@ def test_overview(grid, data):
     assert "当前队列" in human.stdout and "新华社区" in human.stdout
 
 
+def test_overview_in_english_reads_as_english(grid, data, monkeypatch):
+    """Regression: the queue's state rows were lower case ("in progress") among capitalised
+    rows, and English labels wrapped onto a second line in the 33-column panels."""
+    monkeypatch.setenv("COLUMNS", "120")
+    out = grid(*A, "--lang", "en", "stats", "overview", "--area", cc.C1).stdout
+    assert "│ In progress " in out and "│ Escalated " in out and "in progress" not in out
+    assert "│ Households with care tags " in out  # on one line
+
+
 def test_callback_overdue_counts_the_clock(grid, data, monkeypatch):
     monkeypatch.setenv("GRID_NOW", "2026-03-20 10:30")  # the fire hazard filed at 09:45 is now past 30 minutes
     q = grid(*A, "stats", "overview", "--json").json()["queue"]

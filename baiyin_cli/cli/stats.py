@@ -167,6 +167,11 @@ def build() -> typer.Typer:
     return app
 
 
+def _capital(label: str) -> str:
+    """A workflow state's label as a row heading ("in progress" -> "In progress"; Chinese unchanged)."""
+    return label[:1].upper() + label[1:]
+
+
 def _render_overview(r: dict[str, Any]) -> None:
     from rich import box
     from rich.panel import Panel
@@ -199,7 +204,7 @@ def _render_overview(r: dict[str, Any]) -> None:
             (L("超期", "Overdue"), q["overdue"]),
             (L("待回访", "Awaiting callback"), q["awaiting_callback"]),
             (L("回访超时", "Callback overdue"), q["callback_overdue"]),
-            *[(wf.status_label(k), v) for k, v in q["by_status"].items()],
+            *[(_capital(wf.status_label(k)), v) for k, v in q["by_status"].items()],
         ], "red" if q["overdue"] else "yellow"),
     ]
     v = r.get("visits")
@@ -236,7 +241,7 @@ def _render_overview(r: dict[str, Any]) -> None:
             (c["label"], f"{c['received']} · {_pct(c['resolution_rate'])}") for c in r["top_categories"]
         ], "white"))
     con = out.console()
-    width = 33
+    width = 33 if get_lang() != "en" else 38  # English labels are longer: one line each
     per_row = max(1, min(3, (con.width or 100) // (width + 1)))
     con.print(Panel(
         f"[bold]{_area_title(r)}[/bold]\n{L('期间：', 'Period: ')}{_period_title(r)}   "

@@ -1117,6 +1117,9 @@ def test_the_pin_screen_offers_the_claimed_or_last_user(grid, pins):
         async with signing_in(_credentials("sec1", other, "env")) as (app, pilot):
             assert app.screen.id == "login-screen"
             assert app.screen.query_one("#pin-user", Input).value == "sec1"
+            await pilot.press("ctrl+q")
+            await pilot.pause()
+            assert not app.is_running
         async with signing_in(_credentials(None, ended, "file")) as (app, pilot):
             assert app.screen.id == "login-screen"
             assert app.screen.query_one("#pin-user", Input).value == "sec1"
@@ -1142,6 +1145,8 @@ def test_idle_lock_hides_everything_and_the_same_pin_unlocks(grid, pins):
     from baiyin_cli import store
     from baiyin_cli.services import auth
 
+    from textual import events
+
     p = pins
     grid("config", "set", "auth.idle_lock_minutes", "3")
     with store.session(write=True) as s:
@@ -1158,6 +1163,12 @@ def test_idle_lock_hides_everything_and_the_same_pin_unlocks(grid, pins):
             clock.t += 179
             app._tick()
             assert not app.check_idle() and app.screen.id == "queue-screen"
+            clock.t += 100
+            # The mouse counts as well (as the terminal driver sends it: through the app).
+            app._driver.send_message(events.MouseMove(None, 10, 10, 1, 0, 0, False, False, False))
+            await pilot.pause()
+            clock.t += 179
+            assert not app.check_idle()
             clock.t += 1
             app.notify("旧的通知 " + p["light"])
             assert app.check_idle()

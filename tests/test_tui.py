@@ -1323,3 +1323,38 @@ def test_grid_triage_in_a_terminal_without_a_session_asks_for_the_pin(grid, pins
     assert b"Traceback" not in seen
     r = grid("whoami", "--json", env={"GRID_TOKEN": ""})  # no harness session: the saved one
     assert r.json()["username"] == "sec1"
+
+
+def test_a_session_ended_under_the_screen_asks_for_the_pin(grid, pins):
+    """The session ends while the queue is open (revoked: logout elsewhere, a PIN change; or the
+    shift is over): the next call finds it, the screen locks, and the PIN opens a new session."""
+    from baiyin_cli import store
+    from baiyin_cli.services import auth
+
+    p = pins
+    with store.session(write=True) as s:
+        token, _ = auth.issue_token(s, "sec1")
+
+    async def scenario() -> None:
+        async with signing_in(_credentials("sec1", token, "env")) as (app, pilot):
+            assert app.screen.id == "queue-screen"
+            with store.session(write=True) as s:
+                auth.revoke_sessions(s, "sec1")
+            app.action_refresh_now()
+            await settle(pilot)
+            app._tick()
+            await settle(pilot)
+            assert app.screen.id == "lock-screen"
+            assert "会话已结束" in screen_text(app)
+            _hides_the_queue(app, p)
+            await type_pin(pilot, PIN)
+            assert app.screen.id == "queue-screen" and not app.gateway.session_lost
+            app._tick()
+            await settle(pilot)
+            assert app.screen.id == "queue-screen" and len(numbers(app)) == 5
+
+    run(scenario())
+    new = auth.load_token(store.database_url())
+    assert new and new != token
+    with store.session() as s:
+        assert auth.session_operator(s, new).username == "sec1"

@@ -121,7 +121,9 @@ class TriageApp(App[int]):
         self.lock()
         return True
 
-    def lock(self) -> None:
+    def lock(self, reason: str = "idle") -> None:
+        """Cover everything with the PIN prompt: after idle time, or when the session ended
+        under the screen (`reason="session"`: the PIN then opens a new one)."""
         from baiyin_cli.tui.screens.pin import PinScreen
 
         if self.locked:
@@ -129,7 +131,8 @@ class TriageApp(App[int]):
         self.locked = True
         self.clear_notifications()
         self.push_screen(
-            PinScreen(self.gateway, username=self.gateway.locked_by(), lock=True), callback=self._unlocked
+            PinScreen(self.gateway, username=self.gateway.locked_by(), lock=True, reason=reason),
+            callback=self._unlocked,
         )
 
     def _unlocked(self, _result: Any) -> None:
@@ -155,6 +158,8 @@ class TriageApp(App[int]):
             tick = getattr(screen, "tick", None)
             if tick is not None and screen.is_attached:
                 tick(now)
+        if self.gateway.session_lost and self.signed_in:
+            self.lock("session")
         self.check_idle()
 
     def _poll(self) -> None:

@@ -192,16 +192,26 @@ class Gateway:
         self.identify = credentials.identify if credentials is not None else identify
         self.names = Names()
         self._op: Operator | None = None
+        self.session_lost = False  # a call found the presented session no longer valid
 
     # ------------------------------------------------------------ sessions
 
     @contextmanager
     def session(self, write: bool = False) -> Iterator[tuple[Session, Operator]]:
         from baiyin_cli import store
+        from baiyin_cli.errors import NotPermitted
         from baiyin_cli.services.access import load_operator, require
+        from baiyin_cli.services.auth import login_required
 
         with store.session(write=write, url=self.url) as s:
-            op = require(self.identify(s) if self.identify else load_operator(s, self.username))
+            try:
+                op = require(self.identify(s) if self.identify else load_operator(s, self.username))
+            except NotPermitted as exc:
+                # The session ended under the screen (expired at the end of the shift, revoked,
+                # the PIN changed): the app asks for the PIN instead of failing every call.
+                if self.credentials is not None and login_required(exc):
+                    self.session_lost = True
+                raise
             self._op = op
             yield s, op
 
@@ -265,6 +275,7 @@ class Gateway:
             r = auth.unlock(s, username or "", secret, token)
         if not r["ok"]:
             raise NotPermitted(auth.LOGIN_FAILED)
+        self.session_lost = False
         if r["renewed"]:
             auth.save_token(self.database_url(), r["token"], username or "", r["expires_at"])
             self._use_session(username or "", r["token"])
@@ -275,6 +286,7 @@ class Gateway:
         return self._op.username if self._op is not None else self.username
 
     def _use_session(self, username: str, token: str) -> None:
+        self.session_lost = False
         self.username = username
         if self.credentials is not None:
             self.credentials.claimed = username

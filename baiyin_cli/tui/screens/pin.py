@@ -35,25 +35,26 @@ class PinScreen(Screen[dict[str, Any]]):
     PinScreen Input { margin: 0 0 0 0; }
     """
 
-    def __init__(self, gateway: Gateway, *, username: str | None, lock: bool) -> None:
+    def __init__(self, gateway: Gateway, *, username: str | None, lock: bool, reason: str = "idle") -> None:
         super().__init__(id="lock-screen" if lock else "login-screen")
         keys.install(self, "pin")
         self.gateway = gateway
         self.username = username or ""
         self.lock = lock
+        self.reason = reason
 
     def compose(self) -> ComposeResult:
         with Vertical(id="pin-box", classes="dialog"):
             if self.lock:
                 yield Static(L("grid 诉求分拣 · 已锁定", "grid triage · locked"), classes="dialog-title")
-                yield Static(
-                    L(
-                        f"长时间无操作，屏幕已锁定。请 {self.username} 输入 PIN 解锁。",
-                        f"Locked after idle time. {self.username}, type your PIN to unlock.",
-                    ),
-                    classes="dialog-subtitle",
-                    markup=False,
+                why = (
+                    L(f"会话已结束。请 {self.username} 输入 PIN 继续。",
+                      f"The session has ended. {self.username}, type your PIN to go on.")
+                    if self.reason == "session"
+                    else L(f"长时间无操作，屏幕已锁定。请 {self.username} 输入 PIN 解锁。",
+                           f"Locked after idle time. {self.username}, type your PIN to unlock.")
                 )
+                yield Static(why, classes="dialog-subtitle", markup=False)
             else:
                 yield Static(L("grid 诉求分拣 · 登录", "grid triage · log in"), classes="dialog-title")
                 yield Static(

@@ -980,7 +980,7 @@ def pins(grid, queue_city, tmp_path) -> dict[str, str]:
     return queue_city
 
 
-def _credentials(claimed: str | None = None, token: str | None = None, source: str | None = None):  # type: ignore[no-untyped-def]
+def _credentials(claimed: str | None = None, token: str | None = None, source: str | None = None) -> Any:
     from baiyin_cli.tui.gateway import Credentials
 
     return Credentials(claimed, token, source)
@@ -1019,9 +1019,10 @@ def test_start_without_a_session_asks_for_the_pin(grid, pins, db_url):
     import os
     import stat
 
+    from textual.widgets import Input
+
     from baiyin_cli import store
     from baiyin_cli.services import auth
-    from textual.widgets import Input
 
     p = pins
     login_failed = auth.LOGIN_FAILED.zh
@@ -1067,8 +1068,9 @@ def test_start_without_a_session_asks_for_the_pin(grid, pins, db_url):
 def test_login_screen_same_message_lockout_and_esc(grid, pins):
     """An unknown user and a wrong PIN read the same; five wrong PINs lock the operator (the
     service of `grid login`: audited, the right PIN refused meanwhile); Esc leaves."""
-    from baiyin_cli.services import auth
     from textual.widgets import Input
+
+    from baiyin_cli.services import auth
 
     async def scenario() -> None:
         async with signing_in(_credentials()) as (app, pilot):
@@ -1101,9 +1103,10 @@ def test_login_screen_same_message_lockout_and_esc(grid, pins):
 def test_the_pin_screen_offers_the_claimed_or_last_user(grid, pins):
     """A session of another operator, or an ended one, is no session: the PIN is asked, for
     --as if given, else for whoever logged in here last."""
+    from textual.widgets import Input
+
     from baiyin_cli import store
     from baiyin_cli.services import auth
-    from textual.widgets import Input
 
     url = store.database_url()
     with store.session(write=True) as s:

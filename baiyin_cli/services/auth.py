@@ -466,7 +466,9 @@ def unlock(session: Session, username: str, secret: str, token: str | None) -> d
 
         row = session.get(AuthSession, op.session_id)
         expires_at = row.expires_at if row is not None else None
-    return {"ok": True, "token": token, "expires_at": expires_at, "operator": operator_public(op), "renewed": False}
+    return {
+        "ok": True, "token": token, "expires_at": expires_at, "operator": operator_public(op), "renewed": False
+    }
 
 
 def sign_in(url: str, username: str, secret: str, *, save: bool = True) -> dict[str, Any]:

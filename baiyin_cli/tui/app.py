@@ -76,7 +76,8 @@ class TriageApp(App[int]):
         self.loaded_at = time.monotonic()
         self.title = L("grid 诉求分拣", "grid triage")
         # The idle lock: `clock` (monotonic seconds) is a seam for tests, which move it by hand.
-        self.idle_seconds = 60.0 * float(idle_minutes if idle_minutes is not None else auth.idle_lock_minutes())
+        minutes = idle_minutes if idle_minutes is not None else auth.idle_lock_minutes()
+        self.idle_seconds = 60.0 * float(minutes)
         self.clock = clock or time.monotonic
         self.last_input = self.clock()
         self._held: list[tuple[str, dict[str, Any]]] = []

@@ -105,7 +105,10 @@ class PinScreen(Screen[dict[str, Any]]):
         self.query_one("#pin-message", Static).update(L("正在验证…", "Checking…"))
         for box in self.query(Input):
             box.disabled = True
-        job = partial(self.gateway.unlock, secret) if self.lock else partial(self.gateway.login, username, secret)
+        if self.lock:
+            job = partial(self.gateway.unlock, secret)
+        else:
+            job = partial(self.gateway.login, username, secret)
         self.run_worker(job, name="pin", group="pin", thread=True, exclusive=True, exit_on_error=False)
 
     @property

@@ -376,33 +376,39 @@ def check_ledger(session: Session, op: Operator | None, *, rebuild: bool = False
     local day is taken in the zone of its time). With `rebuild`, the worker-days that differ
     are rebuilt from the records (audited). Admin only: it reads every worker's rounds.
     """
-    from sqlalchemy import select
+    from sqlalchemy import func, select
 
     from baiyin_cli.models import Visit, VisitDay
 
     op = require_role(op, "admin")
     spans: dict[str, tuple[date, date]] = {}
 
-    def extend(worker: str, day: date) -> None:
-        lo, hi = spans.get(worker, (day, day))
-        spans[worker] = (min(lo, day), max(hi, day))
+    def extend(worker: str, lo: date, hi: date) -> None:
+        a, b = spans.get(worker, (lo, hi))
+        spans[worker] = (min(a, lo), max(b, hi))
 
     visits = 0
-    for worker, started in session.execute(
-        select(Visit.worker, Visit.started_at).where(Visit.voided_at.is_(None))  # type: ignore[union-attr]
+    for worker, n, first, last in session.execute(
+        select(Visit.worker, func.count(), func.min(Visit.started_at), func.max(Visit.started_at))
+        .where(Visit.voided_at.is_(None))  # type: ignore[union-attr]
+        .group_by(Visit.worker)
     ):
-        visits += 1
-        extend(worker, _local_day(started))
-    stored: dict[str, dict[date, dict[str, Any]]] = defaultdict(dict)
-    for row in session.execute(select(VisitDay.__table__)).mappings():  # type: ignore[attr-defined]
-        stored[row["worker"]][row["day"]] = {k: row[k] for k in _LEDGER_COLUMNS}
-        extend(row["worker"], row["day"])
+        visits += int(n)
+        extend(worker, _local_day(timeutil.ensure_utc(first)), _local_day(timeutil.ensure_utc(last)))
+    for worker, first, last in session.execute(
+        select(VisitDay.worker, func.min(VisitDay.day), func.max(VisitDay.day)).group_by(VisitDay.worker)
+    ):
+        extend(worker, first, last)
+    # One worker at a time: a city's ledger is ~1 M rows, too many to hold at once.
     differ: list[dict[str, Any]] = []
     worker_days = 0
     for worker, (first, last) in sorted(spans.items()):
         expect = {r["day"]: r for r in _day_sums(session, worker, first, last)}
         worker_days += len(expect)
-        mine = stored.get(worker, {})
+        mine = {
+            row["day"]: {k: row[k] for k in _LEDGER_COLUMNS}
+            for row in session.execute(select(VisitDay.__table__).where(VisitDay.worker == worker)).mappings()  # type: ignore[attr-defined]
+        }
         for day in sorted(set(expect) | set(mine)):
             if expect.get(day) != mine.get(day):
                 differ.append({"worker": worker, "day": day, "ledger": mine.get(day), "records": expect.get(day)})

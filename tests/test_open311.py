@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from xml.etree import ElementTree as ET
 
 import pytest
 
 from tests import checklist_city as cc
-from tests.checklist_city import fixed_db, fixed_template  # noqa: F401 - fixtures
+from tests.checklist_city import demo_city, fixed_db, fixed_template  # noqa: F401 - fixtures
 
 # GeoReport v2, GET Service Requests (https://wiki.open311.org/GeoReport_v2#GET_Service_Requests):
 # every field of a request and the JSON types it may take.
@@ -103,6 +104,20 @@ def test_fields_carry_the_petition(grid):
     assert all(i["lat"] is None and i["long"] is None and i["media_url"] is None for i in items.values())
 
 
+def test_updated_is_when_the_case_last_changed(grid):
+    """Regression: updated_datetime was the row's write time, so a step entered later from a paper
+    record (`--at`), and every petition of the demo, read as updated when it was typed in."""
+    number = grid("--as", "sec1", "petition", "file", "--text", "楼道灯不亮", "--category", "hazard_streetlight",
+                  "--channel", "qr", "--grid", cc.G11, "--at", "2026-03-20 09:00").stdout.strip()
+    grid("--as", "sec1", "petition", "assign", number, "--to", "wg11", "--at", "2026-03-20 09:05")
+    grid("--as", "wg11", "petition", "contact", number, "--how", "phone", "--outcome", "已联系", "--at", "2026-03-20 09:20")
+    items = {i["service_request_id"]: i for i in requests(grid)}
+    assert items[number]["requested_datetime"] == "2026-03-20T09:00:00+08:00"
+    assert items[number]["updated_datetime"] == "2026-03-20T09:20:00+08:00"  # not 10:00, when it was entered
+    for p in cc.PETITIONS:  # the fixed dataset's rows were written when their last step happened
+        assert items[p.number]["updated_datetime"] is not None
+
+
 def test_no_personal_data_leaves(grid):
     text = grid("--as", "admin", "export", "open311").stdout
     for p in cc.PETITIONS:
@@ -163,3 +178,32 @@ def test_exports_are_audited(grid, tmp_path):
     assert entry["actor"] == "sec1" and entry["detail"]["count"] == 4
     assert entry["detail"]["period"] == {"from": "2026-03-01", "to": None}
     grid("--as", "sec1", "export", "open311", "--format", "csv", expect=1)
+
+
+def test_the_demo_feed(env_dirs, demo_city, monkeypatch):  # noqa: F811
+    """The demo city's feed: every request to the specification, open ones exactly the open
+    queue, updated when the case last changed (not when the demo was built), no reporter's
+    name or phone, hazards at their place."""
+    import sqlite3
+
+    from tests.conftest import invoke
+
+    monkeypatch.setenv("GRID_NOW", cc.DEMO_NOW)
+    items = invoke("--demo", "--db", str(demo_city), "export", "open311").json()
+    for item in items:
+        check_request(item)
+    st = invoke("--demo", "--db", str(demo_city), "stats", "overview", "--json").json()
+    assert sum(i["status"] == "open" for i in items) == st["queue"]["open"]
+    built = cc.DEMO_NOW.replace(" ", "T")
+    old = [i for i in items if i["requested_datetime"] < "2026-11-01"]
+    assert old and all(not i["updated_datetime"].startswith(built) for i in old)
+    assert all(i["updated_datetime"] >= i["requested_datetime"] for i in items)
+    text = json.dumps(items, ensure_ascii=False)
+    con = sqlite3.connect(demo_city)
+    names = [n for (n,) in con.execute("SELECT DISTINCT name FROM petition_reporter WHERE name IS NOT NULL")]
+    con.close()
+    full = [n for n in names if len(n) >= 3]  # two-character names also spell places (康乐小区)
+    assert len(full) > 100 and not [n for n in full if n in text]
+    assert not re.search(r"1[3-9]\d{9}", text)  # no mobile number anywhere
+    hazards = [i for i in items if i["service_code"].startswith("hazard_")]
+    assert sum(i["address"] is not None and "号" in i["address"] for i in hazards) > len(hazards) // 3

@@ -90,9 +90,11 @@ def _iso(dt: datetime | None) -> str | None:
 
 
 def request_of(
-    p: Any, *, categories: dict[str, Any], areas: dict[str, str], depts: dict[str, str], dept: str | None
+    p: Any, *, categories: dict[str, Any], areas: dict[str, str], depts: dict[str, str], dept: str | None,
+    updated: datetime | None = None,
 ) -> dict[str, Any]:
-    """One GeoReport v2 service request from a petition row; `dept`: the department in charge, if any."""
+    """One GeoReport v2 service request from a petition row; `dept`: the department in charge, if any;
+    `updated`: when its case last changed (the latest history entry's date), else the row's update time."""
     from baiyin_cli import config
     from baiyin_cli.services.privacy import scrub
 
@@ -111,7 +113,7 @@ def request_of(
         "agency_responsible": agency or areas.get(p.community_code) or p.community_code,
         "service_notice": service_notice(cat.get("days")),
         "requested_datetime": _iso(p.filed_at),
-        "updated_datetime": _iso(p.updated_at),
+        "updated_datetime": _iso(updated or p.updated_at),
         "expected_datetime": _iso(p.resolve_due),
         "address": scrub(p.address) if public_place else (place or None),
         "address_id": p.grid_code or p.community_code,
@@ -144,15 +146,38 @@ def requests(
         q = q.where(P.filed_at < hi)  # type: ignore[operator]
     rows = list(session.execute(q.order_by(P.filed_at, P.number)).scalars())
     history = events_of(session, [p.id for p in rows], (stats.EV_ESCALATE, stats.EV_SEND_BACK, "resolve"))
+    updated = last_changed(session, [p.id for p in rows])
     codes = {c for p in rows for c in (p.community_code, p.grid_code) if c}
     areas = stats.area_names(session, codes)
     depts = dict(session.execute(select(Department.code, Department.name)).all())
     categories = config.load().data.get("categories", {})
     return [
         request_of(p, categories=categories, areas=areas, depts=depts,
-                   dept=department_in_charge(p, history.get(p.id, [])))
+                   dept=department_in_charge(p, history.get(p.id, [])), updated=updated.get(p.id))
         for p in rows
     ]
+
+
+def last_changed(session: Session, ids: list[int]) -> dict[int, datetime]:
+    """When each petition's case last changed: the date of its latest history entry (when it
+    happened, which `--at` may set earlier than when it was typed in; a paper record entered
+    days later still reads as updated on the day it was done)."""
+    from sqlalchemy import func, select
+
+    from baiyin_cli.models import PetitionEvent as E
+
+    out: dict[int, datetime] = {}
+    for chunk in range(0, len(ids), 900):
+        part = ids[chunk : chunk + 900]
+        q = (
+            select(E.petition_id, func.max(E.occurred_at))
+            .where(E.petition_id.in_(part))  # type: ignore[attr-defined]
+            .group_by(E.petition_id)
+        )
+        for pid, at in session.execute(q):
+            if at is not None:
+                out[pid] = timeutil.ensure_utc(at)
+    return out
 
 
 def services() -> list[dict[str, Any]]:

@@ -175,7 +175,15 @@ def test_petition_ledger_agrees_with_the_statistics(grid):
     assert sum(1 for r in received if r["status"] in ("resolved", "closed")) == t["resolved"]
     assert sum(1 for r in received if r["in_time"]) == t["contacted_in_time"]
     assert sum(1 for r in received if r["escalations"]) == t["escalated"]
+    assert sum(1 for r in received if r["sent_back"]) == t["sent_back"] == 1
     assert sum(len(r["ratings"]) for r in received) == t["rated"]
+    # 按期办结 by hand: the ledger carries each deadline and resolution time (regression: it had neither).
+    from datetime import datetime
+
+    on_time = [r for r in received if r["resolved_at"]
+               and datetime.fromisoformat(r["resolved_at"]) <= datetime.fromisoformat(r["resolve_due"])]
+    assert len(on_time) == t["resolved_in_time"] and all(r["resolve_due"] for r in received)
+    assert sum(1 for r in received if r["resolved_at"]) == t["resolved"]
     assert {f["key"]: f["value"] for f in doc["figures"]}["resolution_rate"] == t["resolution_rate"]
     first = rows[0]
     assert first["number"] == "BY-20260301-0001" and first["reporter"] == "孙*" and first["in_time"] is True

@@ -548,6 +548,8 @@ def build_petitions(session: Session, op: Operator, where: Where, *, reveal: boo
             "escalations": sum(1 for e in evs if e.event == stats.EV_ESCALATE),
             "sent_back": sum(1 for e in evs if e.event == stats.EV_SEND_BACK),
             "status": p.status,
+            "resolve_due": p.resolve_due,
+            "resolved_at": p.resolved_at if p.status in stats.DONE else None,
             "result": _scrub(result, reveal),
             "ratings": [(e.data or {}).get("rating") for e in evs if e.event == stats.EV_RATE],
         })
@@ -565,8 +567,11 @@ def build_petitions(session: Session, op: Operator, where: Where, *, reveal: boo
         Column("contacted_at", L("回访时间", "Callback"), 16, "datetime"),
         Column("in_time", L("30分钟内", "Within 30 min"), 8, show=_yes_no, align="center"),
         Column("escalations", L("上报次数", "Escalations"), 8, "int", show=lambda n: str(n) if n else ""),
+        Column("sent_back", L("退回次数", "Sent back"), 8, "int", show=lambda n: str(n) if n else ""),
         Column("status", L("状态", "State"), 11, show=_status_label),
-        Column("result", L("办理结果", "Resolution"), 28, wrap=True),
+        Column("resolve_due", L("办结期限", "Deadline"), 11, "date"),
+        Column("resolved_at", L("办结时间", "Resolved"), 16, "datetime"),
+        Column("result", L("办理结果", "Resolution"), 24, wrap=True),
         Column("ratings", L("评价", "Rating"), 10, show=_ratings_text, wrap=True),
     ]
     totals, _ = stats.petition_figures(session, scope, where.period)
@@ -575,9 +580,10 @@ def build_petitions(session: Session, op: Operator, where: Where, *, reveal: boo
     doc.figures = _petition_headline(totals)
     doc.notes.append(L(
         "受理数不含不予受理和重复合并的诉求；办结指状态为已办结待评价或已结案；30分钟内指首次回访不晚于受理后30分钟；"
-        "评价列出每一次评价，满意率 =（满意+基本满意）/ 评价次数。",
+        "按期办结指办结时间不晚于办结期限；评价列出每一次评价，满意率 =（满意+基本满意）/ 评价次数。",
         "Received excludes rejected and merged duplicates; resolved means resolved or closed; within 30 min means "
-        "the first callback no later than 30 minutes after filing; the rating column lists every evaluation, and "
+        "the first callback no later than 30 minutes after filing; resolved within deadline means resolved no later "
+        "than the deadline; the rating column lists every evaluation, and "
         "satisfaction = (satisfied + basically satisfied) / evaluations.",
     ))
     doc.signatures = [L("登记人", "Recorded by"), L("审核人", "Checked by"), L("日期", "Date")]

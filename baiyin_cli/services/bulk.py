@@ -304,10 +304,15 @@ def executemany_rows(conn: Any, table: Table, rows: list[dict[str, Any]]) -> Non
     dialect = conn.dialect
     compiled = insert(table).compile(dialect=dialect, column_keys=cols)
     order = compiled.positiontup or []
+    from sqlalchemy import LargeBinary
+
     procs = []
     for name in order:
         col = table.c[name]
-        procs.append(col.type._cached_bind_processor(dialect))
+        if dialect.name == "sqlite" and isinstance(col.type, LargeBinary):
+            procs.append(None)  # sqlite3 binds bytes as a BLOB itself (ciphertexts, lookup hashes)
+        else:
+            procs.append(col.type._cached_bind_processor(dialect))
     if set(order) != set(cols):  # a column default the rows do not give: let SQLAlchemy fill it in
         conn.execute(insert(table), rows)
         return

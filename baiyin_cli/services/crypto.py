@@ -67,6 +67,7 @@ class Cipher:
         self._aead = {kid: AESGCM(k) for kid, k in ks.data_keys.items()}
         self._headers = {kid: header(kid) for kid in ks.data_keys}
         self._mac = hmac.new(ks.lookup_key, digestmod=hashlib.sha256)
+        self._hashes: dict[tuple[str, str], bytes] = {}  # an import looks each number up 2-3 times
 
     @property
     def path(self) -> str:
@@ -103,9 +104,16 @@ class Cipher:
         """The keyed hash of `value` for exact lookup (same kind of value, same hash)."""
         if value is None:
             return None
-        h = self._mac.copy()
-        h.update(FIELDS[field].encode() + b"\x00" + value.encode())
-        return h.digest()
+        kind = FIELDS[field]
+        digest = self._hashes.get((kind, value))
+        if digest is None:
+            h = self._mac.copy()
+            h.update(kind.encode() + b"\x00" + value.encode())
+            digest = h.digest()
+            if len(self._hashes) >= 100_000:
+                self._hashes.clear()
+            self._hashes[(kind, value)] = digest
+        return digest
 
     def pair(self, value: str | None, field: str) -> tuple[bytes | None, bytes | None]:
         """(ciphertext, lookup hash) of `value`."""

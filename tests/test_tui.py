@@ -1270,6 +1270,13 @@ def test_demo_database_opens_without_a_session_and_still_locks(grid, pins, backe
     assert [e["detail"]["failures"] for e in _audit(grid, "auth.login_failed", "sec1")] == [1]
     assert len(_audit(grid, "auth.unlock", "sec1")) == 1
 
+    async def nobody() -> None:  # a refusal that no PIN can mend: the app ends with its code
+        async with signing_in(Credentials("ghost", None, None, demo=True)) as (app, pilot):
+            await pilot.pause()
+            assert not app.is_running and app.return_code == 4
+
+    run(nobody())
+
 
 def test_grid_triage_in_a_terminal_without_a_session_asks_for_the_pin(grid, pins, db_url):
     """The installed command on a terminal, nobody logged in: the PIN screen (for --as), then

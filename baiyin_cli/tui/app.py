@@ -182,8 +182,10 @@ class TriageApp(App[int]):
                     self.ask_pin()
                 else:
                     self.open_queue()
-            elif event.state == WorkerState.ERROR:
-                self.exit(None, return_code=4, message=error_text(event.worker.error))
+            elif event.state == WorkerState.ERROR:  # e.g. the database cannot be reached
+                error = event.worker.error
+                code = int(getattr(error, "code", 1) or 1)
+                self.exit(None, return_code=code, message=error_text(error))
             return
         if event.worker.group != "poll" or event.state != WorkerState.SUCCESS:
             return

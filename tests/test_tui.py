@@ -874,6 +874,15 @@ def test_keyset_pages_counts_and_change_marker(grid, queue_city):
         assert petitions.queue_counts(s, sec2)["open"] == 2
 
 
+def _visible(raw: bytes) -> str:
+    """The text a terminal was sent, without escape sequences (the tail: for failure messages)."""
+    import re
+
+    escapes = r"\x1b(\[[0-9;?<>=$]*[ -/]*[@-~]|\][^\x07]*\x07|[()][0-9A-B]|[=>78])"
+    text = re.sub(escapes, " ", raw.decode(errors="replace"))
+    return re.sub(r" {2,}", " ", text)[-1500:]
+
+
 def test_grid_triage_in_a_real_terminal_quits_with_q(grid, queue_city, db_url):
     """The installed command, in a pseudo-terminal: it draws the queue, `q` quits with exit 0."""
     import fcntl
@@ -908,7 +917,8 @@ def test_grid_triage_in_a_real_terminal_quits_with_q(grid, queue_city, db_url):
         while queue_city["light"].encode() not in seen and time.monotonic() < deadline:
             if select.select([master], [], [], 0.2)[0]:
                 seen += os.read(master, 65536)
-        assert queue_city["light"].encode() in seen  # the most urgent petition is drawn
+        # the most urgent petition is drawn (on failure: what the terminal showed, escapes removed)
+        assert queue_city["light"].encode() in seen, _visible(seen)
         os.write(master, b"q")
         while proc.poll() is None and time.monotonic() < deadline:  # keep reading: a full pty blocks the app
             if select.select([master], [], [], 0.2)[0]:
@@ -1322,7 +1332,7 @@ def test_grid_triage_in_a_terminal_without_a_session_asks_for_the_pin(grid, pins
         assert pins["light"].encode() not in seen
         seen = b""
         os.write(master, (PIN + "\r").encode())
-        assert read_until(pins["light"].encode())  # the queue, after the PIN
+        assert read_until(pins["light"].encode()), _visible(seen)  # the queue, after the PIN
         os.write(master, b"q")
         read_until(b"\x00never")
         assert proc.wait(timeout=10) == 0

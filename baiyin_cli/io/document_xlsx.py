@@ -204,7 +204,7 @@ def _figure_format(value: Any, unit: str) -> str:
 
 
 # The chart under its data block, as wide as the overview's columns (A4 portrait, fit to width).
-CHART_WIDTH_CM = 15.5
+CHART_WIDTH_CM = 14.5  # columns A-F of the overview: 26 + 14 + 4 x 10 characters, ~14.8 cm
 CHART_HEIGHT_CM = 8.5
 CHART_ROWS = 18  # rows of the default height (15 pt) the chart covers
 
@@ -288,6 +288,8 @@ def render_xlsx(doc: Document) -> bytes:
             r += 1
         ws.column_dimensions["A"].width = 26
         ws.column_dimensions["B"].width = 14
+        for letter in "CDEF":  # the chart's data block and the chart itself span A-F
+            ws.column_dimensions[letter].width = 10
         r += 1
         for chart in doc.charts:
             r = _chart(ws, chart, r, 1)

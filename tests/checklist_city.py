@@ -387,7 +387,9 @@ def demo_city(tmp_path_factory: pytest.TempPathFactory) -> Path:
         mp.setenv("GRID_STATE_DIR", str(home / "state"))
         mp.setenv("GRID_NOW", DEMO_NOW)
         config.load(reload=True)
-        invoke("demo", "--db", str(path), "--seed", "2026")
+        made = invoke("demo", "--db", str(path), "--seed", "2026", "--json").json()
+        # Every step the demo planned was one the workflow allows (a refused one is counted here).
+        assert "petition_demo_skipped" not in made and made["petitions"] > 600, made
         store.dispose_all()
     config.load(reload=True)
     return path

@@ -12,7 +12,7 @@ visits a year. --rows sets the visits; grids and households follow at that ratio
 households and ~1,250 visits per grid). The default, 750,000 rows (600 grids, 150 k
 households), builds in a few minutes on a 2-core machine; --rows 3000000 is the full city.
 Built with bulk Core inserts: areas, workers, households, care tags (8 % of households tagged,
-6 % more through a resident), then visits through visits.insert_bulk (which refreshes the day
+6 % more through a resident), two untagged residents per household, then visits through visits.insert_bulk (which refreshes the day
 ledger, the table the statistics read). No petitions: findings are counted in the same ledger.
 
 Also printed: the per-worker-day sums computed straight from `visit` (what the ledger saves),
@@ -107,6 +107,22 @@ def build(url: str, rows: int, seed: int) -> dict[str, str]:
         for table, data in ((Household, hh), (HouseholdCare, hc), (Resident, rr), (ResidentCare, rc)):
             for i in range(0, len(data), 50_000):
                 s.execute(insert(table.__table__), data[i : i + 50_000])
+        # Everyone else: two untagged residents per household (a city has ~2.5 per household), so
+        # that the care-tag lookups run against a resident table of the real size.
+        from sqlalchemy import Date, Integer, String, literal, select
+
+        R, H = Resident.__table__, Household.__table__
+        cols = ["household_id", "name", "name_pinyin", "name_initials", "birth_date", "sex", "relation", "ethnicity",
+                "created_at", "updated_at", "version"]
+        if eng.dialect.name == "postgresql":  # the tagged residents above were given their ids
+            from sqlalchemy import text
+
+            s.execute(text("SELECT setval(pg_get_serial_sequence('resident', 'id'), (SELECT MAX(id) FROM resident))"))
+        for _ in range(2):
+            s.execute(insert(R).from_select(cols, select(
+                H.c.id, literal("居民", String), literal("jumin", String), literal("jm", String),
+                literal(date(1980, 1, 1), Date), literal("M", String), literal("10", String), literal("01", String),
+                H.c.created_at, H.c.updated_at, literal(1, Integer))))
         s.commit()
 
         print(f"adding ~{rows:,} visits ...", file=sys.stderr)

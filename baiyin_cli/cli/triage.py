@@ -16,9 +16,11 @@ def register(app: typer.Typer) -> None:
         "triage",
         help=L(
             "诉求分拣台：实时队列（超期优先）、筛选、详情、派单回访上报办结等操作"
-            "（键盘操作，? 查看快捷键）",
+            "（键盘操作，? 查看快捷键）。没有有效会话时先输入 PIN；无操作一段时间后锁屏"
+            "（auth.idle_lock_minutes）",
             "Petition triage: a live queue (overdue first), filters, details and every action, "
-            "keyboard-first (? lists the keys)",
+            "keyboard-first (? lists the keys). Asks for the PIN when no session is valid; locks "
+            "after idle time (auth.idle_lock_minutes)",
         ),
     )
     def triage(

@@ -751,3 +751,19 @@ def test_every_verb_keeps_its_note_and_its_time(grid, city, now):
     assert "Callback due   2026-10-12 08:30  late" in en and "Resolve due    2026-10-19 23:59  7d 5h left" in en
     assert "You may        assign, escalate, resolve, merge" in en
     assert "escalated → in progress" in en and "reason: 网格先协调; dept: zhujian; note: 备注send-back" in en
+
+
+def test_clocks_come_from_config_and_filing_by_community(grid, city, now):
+    """The callback minutes and the working days per category are config; a petition may be
+    filed for a community (no grid yet) with a place of its own."""
+    grid("config", "set", "petition.contact_minutes", "45")
+    grid("config", "set", "categories.consultation.days", "2")
+    p = file(grid, "--address", "新华社区活动中心门口", category="consultation", where=("--community", C1))
+    assert p["contact_due"] == "2026-09-30T09:45:00+08:00"
+    # Wednesday 30 September, 2 working days: the National Day holiday runs to 7 October, then the 8th, 9th
+    assert p["resolve_due"] == "2026-10-09T23:59:59+08:00"
+    shown = show(grid, p["number"], who="sec1")
+    assert (shown["community"], shown["grid"], shown["address"]) == (C1, None, "新华社区活动中心门口")
+    assert shown["clock"]["contact"]["due"] == "2026-09-30T09:45:00+08:00"
+    # A grid worker files only in their own grid: a community-wide petition is the secretary's.
+    file(grid, who="wg11", where=("--community", C1), expect=4)

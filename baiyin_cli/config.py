@@ -113,9 +113,36 @@ def _schema_for(key_parts: list[str]) -> Any:
     return node
 
 
+BAD_RANGE = M(
+    "config.bad_range",
+    "配置项 {key} 应在 {low} 到 {high} 之间，而不是 {value!r}",
+    "Config key {key} must be between {low} and {high}, not {value!r}",
+)
+BAD_MIN = M(
+    "config.bad_min",
+    "配置项 {key} 应为不小于 {low} 的整数，而不是 {value!r}",
+    "Config key {key} must be a whole number of at least {low}, not {value!r}",
+)
+
+
+def _check_range(key: str, value: Any) -> None:
+    """Every number in the config is a count of minutes, hours, days or tries (at least 1), or a
+    ratio (`*_ratio`, `*_threshold`: 0 to 1). Zero minutes of idle lock or zero days to resolve
+    would silently break the feature that reads them."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return
+    last = key.rsplit(".", 1)[-1]
+    if last.endswith(("_ratio", "_threshold")):
+        if not 0 <= value <= 1:
+            raise InvalidInput(BAD_RANGE, key=key, low=0, high=1, value=value)
+    elif value < 1:
+        raise InvalidInput(BAD_MIN, key=key, low=1, value=value)
+
+
 def _check_type(key: str, template: Any, value: Any) -> Any:
     expected = type(template)
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        _check_range(key, value)
         return float(value)
     if expected is int and isinstance(value, bool):
         ok = False
@@ -128,6 +155,7 @@ def _check_type(key: str, template: Any, value: Any) -> Any:
         raise InvalidInput(
             BAD_TYPE, key=key, expected=names[1] if get_lang() == "en" else names[0], value=value
         )
+    _check_range(key, value)
     return value
 
 

@@ -176,6 +176,12 @@ def test_config_errors(grid, env_dirs):
     assert "petition.no_such_key" in r.stderr
     r = grid("config", "set", "petition.contact_minutes", "half an hour", expect=1)
     assert "整数" in r.stderr
+    # Regression: 0 minutes of idle lock was accepted and silently read as 10.
+    r = grid("config", "set", "auth.idle_lock_minutes", "0", expect=1)
+    assert "auth.idle_lock_minutes" in r.stderr and "不小于 1" in r.stderr
+    r = grid("config", "set", "petition.due_soon_ratio", "1.5", expect=1)
+    assert "0 到 1" in r.stderr
+    grid("config", "set", "auth.idle_lock_minutes", "1")
     grid("config", "get", "nope", expect=1)
     (env_dirs / "config.toml").write_text("[petition]\ncontact_minutes = 'x'\n")
     r = grid("area", "list", expect=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import datetime
 from fractions import Fraction
 
@@ -330,7 +331,7 @@ def test_the_demo_reads_like_a_well_run_city(env_dirs, demo_city, monkeypatch): 
     exp = expected(raw_rows(f"sqlite:///{demo_city}"))
     for key, value in exp.items():
         if key.startswith("avg_"):  # the raw rows are read to the second, SQL to the microsecond
-            assert abs(t[key] - value) <= 0.1, key
+            assert abs(t[key] - value) <= 0.1 + 1e-9, key  # one step of the 0.1 rounding
         else:
             assert t[key] == value, key
 
@@ -349,5 +350,11 @@ def test_the_demo_reads_like_a_well_run_city(env_dirs, demo_city, monkeypatch): 
     q = o["queue"]
     assert q["open"] == t["open"] and q["overdue"] == t["overdue"]
     assert q["by_status"].get("in_progress", 0) > 0 and sum(q["by_status"].values()) == q["open"]
-    assert set(q["by_status"]) & {"submitted", "assigned", "contacted"}, q  # this morning's, in the triage queue
+    # Every running state is in the queue (issue 5: "moves them through every state"); this
+    # morning's are still waiting for dispatch or the callback. Regression: none was `submitted`.
+    assert {"submitted", "assigned", "contacted", "in_progress", "escalated"} <= set(q["by_status"]), q
+    con = sqlite3.connect(demo_city)
+    states = {row[0] for row in con.execute("SELECT DISTINCT status FROM petition")}
+    con.close()
+    assert {"resolved", "closed", "rejected", "duplicate"} <= states, states
     assert o["hazards"]["received"] > 0 and o["disputes"]["received"] > 0 and o["visits"]["totals"]["visits"] > 0

@@ -298,7 +298,7 @@ def step_petitions(ctx: DemoContext) -> None:
             )
 
     # This morning's: some still waiting for dispatch or for the callback (the triage queue's top).
-    for _ in range(6):
+    for i in range(6):
         at = now - timedelta(minutes=rng.randint(5, 180))
         g = rng.choice(grids)
         cat = rng.choices(cats, weights=[TEXTS[c][0] for c in cats])[0]
@@ -309,7 +309,11 @@ def step_petitions(ctx: DemoContext) -> None:
             "grid": g["code"],
             "name": person_name(rng, rng.choice("MF")),
             "phone": mobile(rng),
+            # The newest wait for the secretary (submitted) or, dispatched, for the callback (assigned).
+            "hold": {0: "dispatch", 1: "dispatch", 2: "callback"}.get(i),
         }
+        if i == 2:
+            at = now - timedelta(minutes=15)  # dispatched minutes ago: the callback is still due
         heapq.heappush(queue, Step(at, next(counter), "", "file", secretary[g["community"]], filing))
 
     # The grid_report petitions the visits step filed are worked the same way.
@@ -329,6 +333,7 @@ def step_petitions(ctx: DemoContext) -> None:
             if st.verb == "file":
                 d = dict(st.data)
                 original = d.pop("duplicate_of", None)
+                hold = d.pop("hold", None)
                 p = petitions.file_petition(s, op, at=st.at, **d)
                 number = p["number"]
                 filed_numbers[st.order] = number
@@ -346,7 +351,12 @@ def step_petitions(ctx: DemoContext) -> None:
                         ),
                     )
                     continue
-                for nxt in planner.plan(number, p["category"], p["community"], p["grid"], st.at, st.at):
+                plan = planner.plan(number, p["category"], p["community"], p["grid"], st.at, st.at)
+                if hold == "dispatch":
+                    plan = []
+                elif hold == "callback":
+                    plan = [x for x in plan if x.verb == "assign"][:1]
+                for nxt in plan:
                     heapq.heappush(queue, nxt)
             else:
                 petitions.apply(s, op, st.number, st.verb, at=st.at, **st.data)

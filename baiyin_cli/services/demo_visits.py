@@ -27,6 +27,8 @@ HABITS = {
     "patchy": (0.15, 0.75, (30, 95)),
     "lax": (0.07, 0.45, (15, 55)),
 }
+MEDIATION_SITTINGS = 3  # mediation visits a dispute gets at most in the demo
+MEDIATION_DAYS = 21  # ... within this many days of being found
 KIND_WEIGHTS = {"household": 55, "info_gathering": 15, "mediation": 8, "service": 22}
 FINDINGS = [
     ("hazard_manhole", "小区门口井盖松动，行人易踩空"),
@@ -112,6 +114,7 @@ def step_visits(ctx: DemoContext) -> None:
     names = {u: (n, a) for u, n, a in s.execute(select(Worker.username, Worker.name, Worker.area_code))}
     codes = {h["id"]: h["code"] for h in ctx.households}
     disputes: dict[str, list[tuple[datetime, str]]] = {}
+    sittings: dict[str, int] = {}  # mediation visits per dispute
     found = mediated = 0
     # In time order, so that a mediation only ever works on a dispute found before it.
     for index, what, payload in sorted(plans, key=lambda p: rows[p[0]]["started_at"]):
@@ -129,10 +132,17 @@ def step_visits(ctx: DemoContext) -> None:
             if category.startswith("dispute_"):
                 disputes.setdefault(r["grid_code"], []).append((filed_at, p["number"]))
             continue
-        earlier = [number for filed_at, number in disputes.get(r["grid_code"], []) if filed_at < r["started_at"]]
+        # A dispute takes a few sittings within its first weeks, not every mediation of the grid.
+        earlier = [
+            number
+            for filed_at, number in disputes.get(r["grid_code"], [])
+            if filed_at < r["started_at"] <= filed_at + timedelta(days=MEDIATION_DAYS)
+            and sittings.get(number, 0) < MEDIATION_SITTINGS
+        ]
         if not earlier:
             continue
         number = earlier[-1]
+        sittings[number] = sittings.get(number, 0) + 1
         petitions.note_mediation(s, op, number, visit_id=ids[index], at=r["started_at"], note=r["note"])
         pid = s.execute(select(Petition.id).where(Petition.number == number)).scalar_one()
         s.execute(update(Visit).where(Visit.id == ids[index]).values(petition_id=pid))

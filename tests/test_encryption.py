@@ -286,6 +286,40 @@ def test_key_rotate_reencrypts_everything_and_resumes(grid, city, db_url, key_fi
     assert str(key_file) in r.stderr and LI_PHONE not in r.stdout
 
 
+def test_a_prepared_rotation_keeps_every_terminal_reading(grid, city, db_url, key_file, tmp_path):
+    """Many terminals (PostgreSQL): --prepare hands out the next key first; a terminal holding
+    only that prepared file reads every value during and after the rotation (no downtime)."""
+    people = _people(grid)
+    _import_wang(grid, tmp_path, people["h2"]["code"])
+    grid("--as", "sec1", "key", "rotate", "--prepare", expect=4)  # admins only
+    p = grid(*A, "key", "rotate", "--prepare", "--json").json()
+    assert p["current"] == "t1" and p["prepared"] != "t1" and not p["already"]
+    assert grid(*A, "key", "rotate", "--prepare", "--json").json() == dict(p, already=True)  # idempotent
+    shown = grid(*A, "key", "show", "--json").json()
+    assert shown["current"] == "t1" and shown["prepared"] == p["prepared"]
+    assert _key_ids(db_url) == {"t1"}  # nothing written under the prepared key yet
+    other = tmp_path / "terminal2.key"  # the copy another terminal got after --prepare
+    other.write_bytes(key_file.read_bytes())
+    other.chmod(0o600)
+    env2 = {"GRID_KEY_FILE": str(other)}
+
+    grid(*A, "key", "rotate", "--batch-size", "1", "--stop-after", "1", expect=130)
+    assert json.loads(key_file.read_text())["current"] == p["prepared"]
+    assert _key_ids(db_url) == {"t1", p["prepared"]}
+    for id_number, phone in ((ZHANG_ID, ZHANG_PHONE), (LI_ID, LI_PHONE)):  # one of them moved already
+        r = grid(*A, "resident", "show", id_number, "--reveal", "--json", env=env2).json()
+        assert r["phone"] == phone
+    grid(*A, "resident", "edit", LI_ID, "--phone", "13600002222", env=env2)  # writes under t1: still current there
+
+    done = grid(*A, "key", "rotate", "--json").json()
+    assert done["to"] == p["prepared"] and done["resumed"] and done["finished"]
+    assert _key_ids(db_url) == {p["prepared"]}
+    assert grid(*A, "resident", "show", LI_ID, "--reveal", "--json", env=env2).json()["phone"] == "13600002222"
+    assert grid(*A, "key", "show", "--json").json()["prepared"] is None
+    actions = [e["action"] for e in grid(*A, "audit", "list", "--json").json()]
+    assert actions.count("key.prepare") == 1
+
+
 def test_rotate_refuses_a_key_given_inline(grid, city):
     r = grid(*A, "key", "rotate", expect=1)
     assert "GRID_KEY" in r.stderr

@@ -119,7 +119,7 @@ def parse(text: str, source: str) -> KeySet:
             audit_key=dec(d["audit_key"]),
             source=source,
             created_at=d.get("created_at"),
-            extra={k: d[k] for k in ("rotation",) if k in d},
+            extra={k: d[k] for k in ("rotation", "prepared") if k in d},
         )
         if ks.current not in data_keys or any(len(v) != 32 for v in (*data_keys.values(), ks.lookup_key, ks.audit_key)):
             raise ValueError("key lengths")
@@ -333,7 +333,47 @@ def describe(session: Session) -> dict[str, Any]:
         "values_by_key": per_key,
         "values_by_column": counts,
         "rotation_unfinished": rotation.get("to") if isinstance(rotation, dict) else None,
+        "prepared": prepared(ks),
     }
+
+
+def prepared(ks: KeySet) -> str | None:
+    """The data key `grid key rotate --prepare` added and no rotation has switched to yet."""
+    mark = ks.extra.get("prepared")
+    kid = mark.get("kid") if isinstance(mark, dict) else None
+    return kid if isinstance(kid, str) and kid in ks.data_keys and kid != ks.current else None
+
+
+def prepare_rotation(session: Session, op: Any) -> dict[str, Any]:
+    """The first half of a rotation for a city of terminals: add the next data key to the key
+    file without using it. Once that file is on every terminal, `rotate` switches to the key and
+    re-encrypts while every terminal can read both keys, so none has to stop (no downtime on
+    PostgreSQL). Running it again keeps the key it prepared."""
+    from baiyin_cli.services import audit
+    from baiyin_cli.services.access import require_role
+
+    require_role(op, "admin")
+    ks = for_session(session)
+    if ks.source == "GRID_KEY":
+        raise InvalidInput(ROTATE_INLINE)
+    path = Path(ks.source)
+    kid = prepared(ks)
+    again = kid is not None
+    if kid is None:
+        kid = _new_kid(ks)
+        ks = KeySet(
+            data_keys={**ks.data_keys, kid: secrets.token_bytes(32)},
+            current=ks.current,
+            lookup_key=ks.lookup_key,
+            audit_key=ks.audit_key,
+            source=ks.source,
+            created_at=ks.created_at,
+            extra={**ks.extra, "prepared": {"kid": kid, "at": timeutil.iso(timeutil.now())}},
+        )
+        write(path, ks, replace=True)
+        session.info.pop("grid.cipher", None)
+        audit.record(session, op, "key.prepare", "key", kid, detail={"current": ks.current, "prepared": kid})
+    return {"path": str(path), "prepared": kid, "current": ks.current, "already": again}
 
 
 def rotate(
@@ -366,15 +406,17 @@ def rotate(
         new = ks.current
         previous = str(rotation.get("from") or "")  # type: ignore[union-attr]
     else:
-        new = _new_kid(ks)
+        ready = prepared(ks)
+        new = ready or _new_kid(ks)
+        extra = {k: v for k, v in ks.extra.items() if k != "prepared"}
         ks = KeySet(
-            data_keys={**ks.data_keys, new: secrets.token_bytes(32)},
+            data_keys=ks.data_keys if ready else {**ks.data_keys, new: secrets.token_bytes(32)},
             current=new,
             lookup_key=ks.lookup_key,
             audit_key=ks.audit_key,
             source=ks.source,
             created_at=ks.created_at,
-            extra={**ks.extra, "rotation": {"from": previous, "to": new, "started_at": timeutil.iso(timeutil.now())}},
+            extra={**extra, "rotation": {"from": previous, "to": new, "started_at": timeutil.iso(timeutil.now())}},
         )
         write(path, ks, replace=True)
         session.info.pop("grid.cipher", None)

@@ -299,7 +299,8 @@ class Terminal:
         number, version = pick.number, pick.version
         argv = ["petition", event.replace("_", "-"), number, "--note", tok, "--if-version", str(version)]
         for k, v in data.items():
-            argv += [f"--{k}", v]
+            # `grid petition rate NUMBER RATING`: the rating is an argument, every other field an option.
+            argv += [v] if k == "rating" else [f"--{k}", v]
         self.attempt(
             event, who,
             lambda s, op: petitions.apply(s, op, number, event, note=tok, expected_version=version, **data),

@@ -51,6 +51,12 @@ def upgrade(eng: Engine, revision: str = "head") -> tuple[str | None, str | None
         # and truncated.
         with eng.connect() as conn:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    if eng.dialect.name == "postgresql" and (before or "") < ENCRYPTED <= (after or ""):
+        # DROP COLUMN only hides a column, and the encrypting UPDATEs left dead row versions
+        # with the clear values in the table files: rewrite the tables (VACUUM FULL sets dropped
+        # columns to NULL and leaves dead rows behind). It cannot run inside a transaction.
+        with eng.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM FULL resident, petition, petition_reporter")
     return before, after
 
 

@@ -104,6 +104,7 @@ def upgrade() -> None:
                 out = {"_id": row.id}
                 for c in cols:
                     value = getattr(row, c)
+                    out[c] = None  # the row's new version holds no clear value (PostgreSQL keeps it until dropped)
                     value = value.strip() if value is not None else None
                     field = f"{table}.{c}"
                     out[f"{c}_enc"] = cipher.seal(value or None, field)

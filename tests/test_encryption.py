@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import TEST_KEY
+from tests.conftest import TEST_KEY, invoke
 from tests.test_idnumber import make_id
 
 A = ("--as", "admin")
@@ -349,6 +349,30 @@ def test_a_prepared_rotation_keeps_every_terminal_reading(grid, city, db_url, ke
     assert actions.count("key.prepare") == 1
 
 
+def test_a_rotation_never_drops_a_key_another_one_added(grid, city, key_file, monkeypatch):
+    """Regression (review): a rotation wrote back the key file it had read, dropping a key that a
+    second rotation had added meanwhile, and values under that key became unreadable."""
+    from baiyin_cli.services import keys
+
+    _people(grid)
+    real_for_session = keys.for_session
+
+    def read_then_race(session):  # type: ignore[no-untyped-def]
+        ks = real_for_session(session)
+        # Another terminal's rotation adds its key to the file after this one has read it.
+        other = json.loads(key_file.read_text())
+        other["data_keys"]["k-other"] = base64.b64encode(os.urandom(32)).decode()
+        key_file.write_text(json.dumps(other))
+        return ks
+
+    monkeypatch.setattr(keys, "for_session", read_then_race)
+    done = grid(*A, "key", "rotate", "--json").json()
+    assert done["finished"]
+    on_disk = json.loads(key_file.read_text())
+    assert {"t1", "k-other", done["to"]} <= set(on_disk["data_keys"]) and on_disk["current"] == done["to"]
+    assert done["to"].startswith("k") and len(done["to"].split("-")[-1]) == 6  # a random part in the id
+
+
 def test_rotate_refuses_a_key_given_inline(grid, city):
     r = grid(*A, "key", "rotate", expect=1)
     assert "GRID_KEY" in r.stderr
@@ -438,6 +462,24 @@ def test_migration_0004_encrypts_clear_values_of_a_database_without_keys(grid, c
     assert str(path) in r.stderr
 
 
+def test_db_migrate_alone_gives_a_new_database_its_key(env_dirs, monkeypatch, tmp_path):
+    """Regression: a database made by `grid db migrate` (without `grid init`) had no key, and its
+    first ID number asked to restore a key file that never existed."""
+    from baiyin_cli.services import keys
+
+    monkeypatch.delenv("GRID_KEY", raising=False)
+    monkeypatch.delenv("GRID_KEY_FILE", raising=False)
+    db = tmp_path / "fresh.db"
+    url = f"sqlite:///{db}"
+    r = invoke("--db", url, "db", "migrate", "--json").json()
+    assert r["before"] is None and r["changed"]
+    path = keys.key_path(url)
+    assert path == Path(str(db) + ".key") and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert _raw_rows(url, "SELECT value FROM grid_meta WHERE key = 'key_id'") == [(keys.load(url).key_id,)]
+    invoke("--db", url, "db", "migrate")  # again: nothing changes, the same key
+    assert _raw_rows(url, "SELECT value FROM grid_meta WHERE key = 'key_id'") == [(keys.load(url).key_id,)]
+
+
 # ---------------------------------------------------------------- properties
 
 
@@ -465,6 +507,9 @@ def test_encrypt_decrypt_round_trip_and_equal_values_differ(value, field):
     tampered[-1] ^= 1
     with pytest.raises(InvalidInput):
         c.open(bytes(tampered), field)  # altered: refused, never garbage
+    for cut in (3, 5, 10, len(a) - 1):  # cut short, even inside the nonce (regression: ValueError)
+        with pytest.raises(InvalidInput):
+            c.open(a[:cut], field)
 
 
 @settings(max_examples=100, deadline=None)

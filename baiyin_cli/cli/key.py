@@ -21,11 +21,9 @@ def build() -> typer.Typer:
     )
     def show(json_: Annotated[bool, typer.Option("--json", help=L("以 JSON 输出", "Output JSON"))] = False) -> None:
         from baiyin_cli.services import keys
-        from baiyin_cli.services.access import require_role
 
         with ctx.session() as (s, op):
-            require_role(op, "admin")
-            d = keys.describe(s)
+            d = keys.describe(s, op)
         if json_:
             out.print_json(d)
             return

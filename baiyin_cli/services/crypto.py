@@ -96,8 +96,10 @@ class Cipher:
 
         n = 2 + len(kid)  # type: ignore[arg-type]
         try:
+            if len(blob) < n + NONCE_BYTES + 16:  # cut short: no whole nonce and tag
+                raise InvalidTag
             return aead.decrypt(blob[n : n + NONCE_BYTES], blob[n + NONCE_BYTES :], field.encode() + blob[:n]).decode()
-        except (InvalidTag, UnicodeDecodeError):
+        except (InvalidTag, UnicodeDecodeError, ValueError):
             raise InvalidInput(DECRYPT_FAILED, field=field, row=row, path=self.path) from None
 
     def lookup(self, value: str | None, field: str) -> bytes | None:

@@ -267,12 +267,39 @@ class RotationStopped(GridError):
 
 
 def _new_kid(ks: KeySet) -> str:
-    base = "k" + timeutil.now().strftime("%Y%m%d%H%M%S")
-    kid, n = base, 1
-    while kid in ks.data_keys:
-        n += 1
-        kid = f"{base}-{n}"
-    return kid
+    """A new data key id: its date and a random part, so two terminals that rotate in the same
+    second cannot make two different keys with one id."""
+    while True:
+        kid = "k" + timeutil.now().strftime("%Y%m%d%H%M%S") + "-" + secrets.token_hex(3)
+        if kid not in ks.data_keys:
+            return kid
+
+
+def _write_keeping(path: Path, ks: KeySet) -> None:
+    """Replace the key file with `ks`, keeping every data key the file on disk holds.
+
+    A rotation reads the key file, then writes it back later; another rotation (or --prepare)
+    may have added a key in between, and values may already be encrypted under it. The file is
+    locked while it is re-read and written, and no data key is ever dropped from it."""
+    import fcntl
+
+    lock = path.with_name(path.name + ".lock")
+    fd = os.open(lock, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        keep: dict[str, bytes] = {}
+        if path.exists():
+            on_disk = parse(path.read_text(encoding="utf-8"), str(path))
+            if on_disk.lookup_key != ks.lookup_key:
+                raise InvalidInput(KEY_WRONG, path=str(path), found=on_disk.key_id, expected=ks.key_id)
+            keep = {k: v for k, v in on_disk.data_keys.items() if k not in ks.data_keys}
+        merged = KeySet(
+            data_keys={**keep, **ks.data_keys}, current=ks.current, lookup_key=ks.lookup_key,
+            audit_key=ks.audit_key, source=ks.source, created_at=ks.created_at, extra=ks.extra,
+        )
+        write(path, merged, replace=True)
+    finally:
+        os.close(fd)
 
 
 def _stored_columns() -> list[tuple[Any, str, str]]:
@@ -314,9 +341,12 @@ def key_counts(session: Session) -> dict[str, dict[str, int]]:
     return out
 
 
-def describe(session: Session) -> dict[str, Any]:
+def describe(session: Session, op: Any) -> dict[str, Any]:
     """`grid key show`: where the key is, its fingerprint, the current data key, the data keys
-    and how many values each encrypts. No secret leaves."""
+    and how many values each encrypts. No secret leaves. Admins only."""
+    from baiyin_cli.services.access import require_role
+
+    require_role(op, "admin")
     ks = for_session(session)
     counts = key_counts(session)
     per_key = {kid: 0 for kid in ks.data_keys}
@@ -370,7 +400,7 @@ def prepare_rotation(session: Session, op: Any) -> dict[str, Any]:
             created_at=ks.created_at,
             extra={**ks.extra, "prepared": {"kid": kid, "at": timeutil.iso(timeutil.now())}},
         )
-        write(path, ks, replace=True)
+        _write_keeping(path, ks)
         session.info.pop("grid.cipher", None)
         audit.record(session, op, "key.prepare", "key", kid, detail={"current": ks.current, "prepared": kid})
     return {"path": str(path), "prepared": kid, "current": ks.current, "already": again}
@@ -418,7 +448,7 @@ def rotate(
             created_at=ks.created_at,
             extra={**extra, "rotation": {"from": previous, "to": new, "started_at": timeutil.iso(timeutil.now())}},
         )
-        write(path, ks, replace=True)
+        _write_keeping(path, ks)
         session.info.pop("grid.cipher", None)
     cipher = crypto.cipher(ks)
     audit.record(
@@ -457,7 +487,7 @@ def rotate(
         source=ks.source, created_at=ks.created_at, extra={k: v for k, v in ks.extra.items() if k != "rotation"},
     )
     if not left:
-        write(path, finished, replace=True)
+        _write_keeping(path, finished)
     audit.record(
         session, op, "key.rotate", "key", new,
         detail={"event": "finished" if not left else "incomplete", "from": previous, "to": new,

@@ -101,6 +101,17 @@ def migrate(url: str | None = None) -> dict[str, Any]:
 
     eng = store.engine(url)
     before, after = migrations.upgrade(eng)
+    from sqlmodel import Session
+
+    from baiyin_cli.models import GridMeta
+    from baiyin_cli.services import keys
+
+    # A database never given a key (made by `grid db migrate` alone, not `grid init`) gets one
+    # now, as at init: otherwise its first ID number would ask for a key file that never existed.
+    with Session(eng.execution_options(grid_write=True)) as s:
+        if s.get(GridMeta, keys.META_KEY_ID) is None:
+            keys.ensure(s, eng.url.render_as_string(hide_password=False))
+            s.commit()
     return {"url": store.redact(str(eng.url)), "before": before, "revision": after, "changed": before != after}
 
 

@@ -80,6 +80,12 @@ def test_usage_errors_are_one_localised_line(grid, args, zh, en):
     assert r.stderr.startswith("grid: error: ") and en in r.stderr and r.stderr.count("\n") == 1, r.stderr
 
 
+def test_table_cells_are_never_read_as_markup(grid):
+    """Regression: a name holding brackets lost them in tables ("司法[b]所[/b]" showed as 司法所)."""
+    grid(*A, "dept", "add", "xy", "司法[b]所[/b]")
+    assert "司法[b]所[/b]" in grid("dept", "list").stdout
+
+
 def test_a_refused_field_is_named_in_the_operator_language(grid):
     """Regression: validate.text named fields by their code key ("name不能为空")."""
     assert "名称不能为空" in grid(*A, "dept", "add", "x1", "   ", expect=1).stderr

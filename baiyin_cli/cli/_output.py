@@ -64,21 +64,38 @@ def warn(message: str) -> None:
 def table(
     columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None, empty: str | None = None
 ) -> None:
-    """A rich table; rich measures CJK characters as two cells so columns stay aligned."""
+    """A rich table; rich measures CJK characters as two cells so columns stay aligned.
+
+    Cells are plain values (never read as rich markup: user text may hold brackets) or rich
+    `Text` for styled cells."""
     from rich import box
     from rich.table import Table
+    from rich.text import Text
 
     tty = sys.stdout.isatty()
     t = Table(title=title, box=box.SIMPLE_HEAD if tty else box.ASCII2, show_edge=tty, header_style="bold")
-    for c in columns:
-        t.add_column(c, overflow="fold")
-    n = 0
-    for r in rows:
-        t.add_row(*["" if v is None else str(v) for v in r])
-        n += 1
-    if n == 0 and empty:
+    cells = [[v if isinstance(v, Text) else Text("" if v is None else str(v)) for v in r] for r in rows]
+    if not cells and empty:
         info(empty)
         return
+    # Codes, numbers, dates and times (short, ASCII, no spaces) are kept whole when the terminal
+    # leaves the other columns room (8 cells each): a grid code broken over two lines cannot be
+    # read or copied. Text columns give way instead.
+    from rich.cells import cell_len
+
+    widths: list[int | None] = []
+    need = 3 * len(columns) + 1  # borders and padding
+    for i, header in enumerate(columns):
+        column = [row[i].plain for row in cells if i < len(row) and row[i].plain]
+        atomic = bool(column) and all(len(v) <= 24 and v.isascii() and " " not in v for v in column)
+        widest = max(map(cell_len, column), default=0)
+        widths.append(max(widest, cell_len(header)) if atomic else None)
+        need += widths[-1] if atomic else max(cell_len(header), min(widest, 12))
+    keep = need <= console().width
+    for c, w in zip(columns, widths, strict=True):
+        t.add_column(c, overflow="fold", no_wrap=keep and w is not None, min_width=w if keep else None)
+    for row in cells:
+        t.add_row(*row)
     console().print(t)
 
 

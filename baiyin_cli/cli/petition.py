@@ -93,20 +93,8 @@ def _cell(text: str, style: str = ""):  # type: ignore[no-untyped-def]
 
 
 def _table(columns: list[str], rows: list[list[Any]], *, title: str | None = None) -> None:
-    """Like _output.table, but cells may be styled rich Text and user text is never read as markup."""
-    import sys
-
-    from rich import box
-    from rich.table import Table
-    from rich.text import Text
-
-    tty = sys.stdout.isatty()
-    t = Table(title=title, box=box.SIMPLE_HEAD if tty else box.ASCII2, show_edge=tty, header_style="bold")
-    for c in columns:
-        t.add_column(c, overflow="fold")
-    for r in rows:
-        t.add_row(*[v if isinstance(v, Text) else Text("" if v is None else str(v)) for v in r])
-    out.console().print(t)
+    """_output.table (cells may be styled rich Text)."""
+    out.table(columns, rows, title=title)
 
 
 def _due_cell(p: dict[str, Any]):  # type: ignore[no-untyped-def]

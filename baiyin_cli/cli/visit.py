@@ -383,7 +383,8 @@ def _render_stats(r: dict[str, Any]) -> None:
             (L("达标人天", "Worker-days meeting the hour"),
              f"{t['days_met']} / {t['worker_days']}" + _paren(
                  f"{_pct(t['met_rate'])}{L('，每日', ', daily')} ≥ {r['daily_minutes']} {L('分钟', 'min')}")),
-            (L("走访时长", "Minutes walked"), t["minutes"]),
+            (L("走访时长", "Time walked"),
+             f"{t['minutes']} {L('分钟', 'min')}" + _paren(f"{round(t['minutes'] / 60, 1)} {L('小时', 'h')}")),
             (L("走访次数", "Visits"), f"{t['visits']}" + _paren(L("，", ", ").join(
                 f"{_kind_label(k)} {t['by_kind'][k]}" for k in kinds))),
             (L("走访户次", "Household visits"), t["household_visits"]),

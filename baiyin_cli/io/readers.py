@@ -12,6 +12,8 @@ No typer/rich here; progress is reported through `Source.position()` for the cal
 
 from __future__ import annotations
 
+import abc
+
 import codecs
 import csv
 import io
@@ -235,7 +237,7 @@ class _CountingReader(io.RawIOBase):
         return n
 
 
-class Source:
+class Source(abc.ABC):
     """An opened file to import: its format, encoding, header, and its records.
 
     `header` is the list of column names as the file spells them (CSV/XLSX; for JSON Lines
@@ -254,11 +256,13 @@ class Source:
         # Shared with open_source, which closes them if opening fails half-way.
         self._closers = closers
 
-    def records(self) -> Iterator[Record]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def records(self) -> Iterator[Record]:
+        """Each subclass does this its own way."""
 
-    def position(self) -> tuple[int, int | None]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def position(self) -> tuple[int, int | None]:
+        """Each subclass does this its own way."""
 
     def close(self) -> None:
         _close_all(self._closers)

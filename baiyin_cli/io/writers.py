@@ -13,6 +13,8 @@ again, so an export imports back unchanged.
 
 from __future__ import annotations
 
+import abc
+
 import json
 import os
 import sys
@@ -95,7 +97,7 @@ class OutColumn:
     width: int = 12  # XLSX width hint (characters), refined from the data
 
 
-class Writer:
+class Writer(abc.ABC):
     """Write rows (lists of values in column order) to FILE or stdout; `close()` finishes,
     `abort()` throws a half-written file away."""
 
@@ -142,8 +144,9 @@ class Writer:
                 pass
             self._tmp = None
 
-    def write(self, values: Sequence[Any]) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def write(self, values: Sequence[Any]) -> None:
+        """Each subclass does this its own way."""
 
     def finish(self) -> None:
         """Write out everything; a file stays under its temporary name until `publish()`."""
@@ -160,11 +163,13 @@ class Writer:
         self.finish()
         self.publish()
 
-    def _close(self) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _close(self) -> None:
+        """Each subclass does this its own way."""
 
-    def _abort(self) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _abort(self) -> None:
+        """Each subclass does this its own way."""
 
     def __enter__(self) -> Writer:
         return self

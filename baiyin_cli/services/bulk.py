@@ -18,6 +18,8 @@ an export imports back as a no-op. One audit entry summarises each import or exp
 
 from __future__ import annotations
 
+import abc
+
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -396,7 +398,7 @@ def allocate_ids(session: Session, table: Table, n: int) -> list[int]:
 # ---------------------------------------------------------------- targets
 
 
-class Target:
+class Target(abc.ABC):
     """What an import and export of one kind of record needs; subclasses fill it in."""
 
     entity = ""  # CLI noun, plural: areas
@@ -429,13 +431,15 @@ class Target:
     def keys(self, values: Mapping[str, str | None]) -> list[tuple[str, str]]:
         return []
 
+    @abc.abstractmethod
     def plan(
         self, session: Session, op: Operator | None, rows: list[Row]
-    ) -> list[Plan | Problem]:  # pragma: no cover
-        raise NotImplementedError
+    ) -> list[Plan | Problem]:
+        """Each subclass does this its own way."""
 
-    def write(self, session: Session, op: Operator | None, plans: list[Plan]) -> None:  # pragma: no cover
-        raise NotImplementedError
+    @abc.abstractmethod
+    def write(self, session: Session, op: Operator | None, plans: list[Plan]) -> None:
+        """Each subclass does this its own way."""
 
     def finish(self, session: Session, op: Operator | None) -> None:
         """Once, after the last chunk was written (and before the audit entry)."""
@@ -456,10 +460,11 @@ class Target:
     def export_columns(self) -> list[Column]:
         return list(self.columns)
 
+    @abc.abstractmethod
     def export(
         self, session: Session, op: Operator | None, *, reveal: bool = False, **filters: Any
-    ) -> Iterator[dict[str, Any]]:  # pragma: no cover
-        raise NotImplementedError
+    ) -> Iterator[dict[str, Any]]:
+        """Each subclass does this its own way."""
 
 
 def check_options(strategy: str, atomic: str) -> tuple[str, str]:

@@ -71,6 +71,13 @@ def test_roles_need_postgres(grid, city, backend, roles):
     assert again["created"] == []
     grid("--as", "sec1", "db", "roles", "apply", "--prefix", p, expect=4)
     grid(*A, "db", "roles", "apply", "--prefix", "Bad-Prefix", expect=1)
+    # Regression (absurd-values walk): a --host-url that is no URL was an internal error.
+    for bad in ("no-such-value", "sqlite:///x.db", "长长长"):
+        r = grid(*A, "db", "roles", "apply", "--prefix", p, "--host-url", bad, expect=1)
+        assert "--host-url" in r.stderr and r.stderr.count("\n") == 1
+    r = grid(*A, "db", "roles", "apply", "--prefix", p, "--host-url", "postgresql+psycopg://db.example:5432/grid",
+             "--json").json()
+    assert r["created"] == []
 
 
 def test_community_a_cannot_read_or_change_community_b_in_plain_sql(grid, city, backend, roles, db_url):

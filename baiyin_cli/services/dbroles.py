@@ -61,6 +61,11 @@ BAD_PREFIX = M(
     "A role prefix is lower-case letters, digits and underscores, starting with a letter, at most 20 characters: {prefix}",
 )
 
+BAD_HOST_URL = M(
+    "dbroles.bad_host_url",
+    "--host-url 不是 PostgreSQL 连接地址：{value}（例如 postgresql+psycopg://db.example:5432/grid）",
+    "--host-url is not a PostgreSQL connection URL: {value} (for example postgresql+psycopg://db.example:5432/grid)",
+)
 CONFIRM_DROP = M(
     "dbroles.confirm_drop",
     "将删除前缀 {prefix} 的全部终端角色，各终端将无法连接：确认请加 --yes",
@@ -259,6 +264,19 @@ def plan(conn: Connection, prefix: str) -> list[dict[str, Any]]:
     return roles
 
 
+def _host_url(value: str):  # type: ignore[no-untyped-def]
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(value.strip())
+    except (ArgumentError, ValueError):
+        raise InvalidInput(BAD_HOST_URL, value=value[:80]) from None
+    if not url.drivername.startswith("postgresql") or not url.host:
+        raise InvalidInput(BAD_HOST_URL, value=value[:80])
+    return url
+
+
 def apply(
     session: Session,
     op: Operator | None,
@@ -278,6 +296,7 @@ def apply(
     from sqlalchemy.engine import make_url
 
     require_role(op, "admin")
+    given = _host_url(host_url) if host_url else None  # refused before any role is touched
     conn = session.connection()
     if conn.dialect.name != "postgresql":
         raise InvalidInput(NEEDS_POSTGRES)
@@ -287,7 +306,7 @@ def apply(
     _ensure_role(conn, group, login=False, password=None)
     _functions(conn)
     _policies(conn, group)
-    base = make_url(host_url or conn.engine.url.render_as_string(hide_password=False))
+    base = given or make_url(conn.engine.url.render_as_string(hide_password=False))
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     created: list[str] = []

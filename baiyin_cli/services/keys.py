@@ -281,12 +281,16 @@ def _write_keeping(path: Path, ks: KeySet) -> None:
     A rotation reads the key file, then writes it back later; another rotation (or --prepare)
     may have added a key in between, and values may already be encrypted under it. The file is
     locked while it is re-read and written, and no data key is ever dropped from it."""
-    import fcntl
+    try:
+        import fcntl
+    except ImportError:  # Windows terminals: no advisory lock; the re-read below still keeps keys
+        fcntl = None  # type: ignore[assignment]
 
     lock = path.with_name(path.name + ".lock")
     fd = os.open(lock, os.O_WRONLY | os.O_CREAT, 0o600)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
         keep: dict[str, bytes] = {}
         if path.exists():
             on_disk = parse(path.read_text(encoding="utf-8"), str(path))

@@ -246,6 +246,28 @@ def test_jsonl_areas_and_workers_and_stdin(grid, city, tmp_path):
     assert again["ignored"] == 2
 
 
+def test_nul_bytes_and_record_numbers_no_database_holds_are_row_errors(grid, city, db_url, tmp_path):
+    """Found by the fuzz suite on PostgreSQL: a NUL in a key cell reached the database in the key
+    lookup, and a visit or resident number beyond an integer key overflowed it; both were internal errors."""
+    before = snapshot(db_url)
+    areas = tmp_path / "nul.csv"
+    areas.write_bytes(b"code,name\r\n620402001\x00,x\r\n")
+    r = imp(grid, "areas", areas, expect=1)
+    assert [(e["row"], e["column"], e["code"]) for e in r["errors"]] == [(2, "code", "field.control_chars")]
+    visits = write_jsonl(tmp_path / "v.jsonl", [{"id": 620402001001, "worker": "admin"}, {"id": "#0"}])
+    r = imp(grid, "visits", visits, expect=1)
+    assert [(e["row"], e["column"], e["code"]) for e in r["errors"]] == [(1, "id", "visit.not_found"),
+                                                                         (2, "id", "visit.not_found")]
+    residents = write_csv(tmp_path / "r.csv", [["id", "name"], ["99999999999", "张三"]])
+    r = imp(grid, "residents", residents, expect=1)
+    assert [(e["row"], e["column"], e["code"]) for e in r["errors"]] == [(2, "id", "resident.not_found")]
+    assert snapshot(db_url) == before
+    for argv, shown in ((("visit", "show", "99999999999"), "#99999999999"), (("visit", "show", "#0"), "#0"),
+                        (("resident", "show", "999999999999"), "#999999999999")):
+        out = grid(*A, "--lang", "en", *argv, expect=3)
+        assert out.stderr.count("\n") == 1 and shown in out.stderr and "##" not in out.stderr
+
+
 # ---------------------------------------------------------------- strategies, scope, columns
 
 

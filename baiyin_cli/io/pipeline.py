@@ -31,7 +31,7 @@ from baiyin_cli.io.ledger import KeyLedger
 from baiyin_cli.io.readers import Record, Source, cell_text
 from baiyin_cli.io.report import MAX_ERRORS, W_TITLE_ROWS, W_UNKNOWN_COLUMN, Entry, ImportReport
 from baiyin_cli.io.writers import OutColumn, Writer, looks_like_formula, open_writer, unneutralise
-from baiyin_cli.services import bulk
+from baiyin_cli.services import bulk, validate
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -189,6 +189,9 @@ class HeaderMap:
                 problems.append((col.name, InvalidInput(PRECISION, column=header, value=f"{raw:.0f}")))
                 continue
             text = cell_text(raw)
+            if text is not None and "\x00" in text:  # no database stores NUL, not even in a key lookup
+                problems.append((col.name, InvalidInput(validate.CONTROL_CHARS, field=col.label())))
+                continue
             if text is not None and spreadsheet:
                 text, quoted = unneutralise(text)
                 if not quoted and looks_like_formula(text):

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from baiyin_cli import timeutil
 from baiyin_cli.errors import Conflict, GridError, InvalidInput, NotFound, NotPermitted
 from baiyin_cli.i18n import M, get_lang
-from baiyin_cli.services import crypto
+from baiyin_cli.services import crypto, validate
 from baiyin_cli.services.access import Operator, read_scope, require_area, require_reveal, require_role
 from baiyin_cli.services.bulk import (
     Column,
@@ -189,7 +189,7 @@ class VisitsTarget(Target):
             session,
             V,
             "id",
-            [int(x) for r in rows for x in [_text(r.values.get("id")).lstrip("#")] if x.isdigit()],
+            [n for r in rows if (n := validate.record_id(_text(r.values.get("id")))) is not None],
         )
         names = {_text(r.values.get("worker")) for r in rows} | {v.worker for v in by_id.values()}
         workers = fetch(session, W, "username", names)
@@ -226,7 +226,7 @@ class VisitsTarget(Target):
                 vid = _text(r.values.get("id")).lstrip("#")
                 cur = None
                 if vid:
-                    cur = by_id.get(int(vid)) if vid.isdigit() else None
+                    cur = by_id.get(validate.record_id(vid))
                     if cur is None:
                         raise NotFound(visits.VISIT_NOT_FOUND, id=vid, field_key="id")
                 current = None
@@ -307,7 +307,6 @@ class VisitsTarget(Target):
                         )
                 elif kind == "household":
                     raise InvalidInput(visits.NEEDS_HOUSEHOLD, field_key="household")
-                from baiyin_cli.services import validate
 
                 note = validate.text(merged.get("note"), "note", required=False, max_len=2000)
                 values = {

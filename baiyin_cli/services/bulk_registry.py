@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from baiyin_cli.errors import Conflict, GridError, InvalidInput, NotFound
 from baiyin_cli.i18n import M
+from baiyin_cli.services import validate
 from baiyin_cli.services.access import Operator, read_scope, require_area, require_reveal
 from baiyin_cli.services.bulk import (
     Column,
@@ -597,7 +598,7 @@ class ResidentsTarget(Target):
 
         # 1. The records rows name: by number, by ID number (active), and every active member of
         #    the households in this chunk (for household + name, and the one-head rule).
-        rids = [int(x) for r in rows for x in [_text(r.values.get("id")).lstrip("#")] if x.isdigit()]
+        rids = [n for r in rows if (n := validate.record_id(_text(r.values.get("id")))) is not None]
         by_id = fetch(session, R, "id", rids)
         idns = [_text(r.values.get("id_number")).upper() for r in rows]
         by_idn = by_id_number([i for i in idns if i and "*" not in i])
@@ -626,7 +627,7 @@ class ResidentsTarget(Target):
             rid = _text(r.values.get("id")).lstrip("#")
             cur = None
             if rid:
-                cur = by_id.get(int(rid)) if rid.isdigit() else None
+                cur = by_id.get(validate.record_id(rid))
                 if cur is None:
                     out.append(Problem(r.row, "id", NotFound(registry.RESIDENT_NOT_FOUND, ref=f"#{rid}")))
                     continue

@@ -553,7 +553,8 @@ def file_petition(
         raise InvalidInput(ANONYMOUS_NAME)
     phone_v = validate.phone(phone)
     address_v = validate.text(address, "address", required=False, max_len=200) or (hh.address if hh else None)
-    found_on = session.get(Visit, visit_id) if visit_id is not None else None
+    found_id = validate.record_id(visit_id) if visit_id is not None else None
+    found_on = session.get(Visit, found_id) if found_id is not None else None
     if visit_id is not None and found_on is None:
         raise NotFound(VISIT_NOT_FOUND, id=visit_id)
 

@@ -1470,7 +1470,8 @@ def get_resident(session: Session, ref: str | int) -> Resident:
 
     raw = unicodedata.normalize("NFKC", str(ref)).strip().lstrip("#")
     if raw.isdigit() and len(raw) <= 12:
-        r = session.get(Resident, int(raw))
+        rid = validate.record_id(raw)
+        r = session.get(Resident, rid) if rid is not None else None
         if r is None:
             raise NotFound(RESIDENT_NOT_FOUND, ref=f"#{raw}")
         return r

@@ -81,6 +81,21 @@ _MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
 _LANDLINE_RE = re.compile(r"^0\d{2,3}-?\d{7,8}$")
 
 
+# The largest record number a database integer key holds (PostgreSQL's integer).
+MAX_RECORD_ID = 2**31 - 1
+
+
+def record_id(value: object) -> int | None:
+    """A record number as people type it (12, #12, full-width digits), or None when it cannot be
+    one: not digits, zero, or beyond any stored key (so a lookup says 'not found' instead of the
+    database refusing the number)."""
+    raw = unicodedata.normalize("NFKC", str(value)).strip().lstrip("#")
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10:
+        return None
+    n = int(raw)
+    return n if 0 < n <= MAX_RECORD_ID else None
+
+
 def text(value: str | None, field: str, *, required: bool = True, max_len: int = 200) -> str | None:
     """Trim, NFC-normalise, refuse control characters and over-long values."""
     if value is None or not value.strip():

@@ -497,13 +497,10 @@ def day_keys(rows: Iterable[dict[str, Any]]) -> set[tuple[str, date]]:
 def get_visit(session: Session, visit_id: int | str) -> Visit:
     from baiyin_cli.models import Visit
 
-    try:
-        vid = int(str(visit_id).lstrip("#"))
-    except ValueError:
-        raise NotFound(VISIT_NOT_FOUND, id=visit_id) from None
-    v = session.get(Visit, vid)
+    vid = validate.record_id(visit_id)
+    v = session.get(Visit, vid) if vid is not None else None
     if v is None:
-        raise NotFound(VISIT_NOT_FOUND, id=visit_id)
+        raise NotFound(VISIT_NOT_FOUND, id=str(visit_id).strip().lstrip("#"))
     return v
 
 

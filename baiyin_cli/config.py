@@ -139,6 +139,52 @@ def _check_range(key: str, value: Any) -> None:
         raise InvalidInput(BAD_MIN, key=key, low=1, value=value)
 
 
+BAD_CHOICE = M(
+    "config.bad_choice",
+    "配置项 {key} 应为 {choices} 之一，而不是 {value!r}",
+    "Config key {key} must be one of {choices}, not {value!r}",
+)
+BAD_ZONE = M(
+    "config.bad_zone",
+    "未知的时区：{value!r}（应为 IANA 时区名，如 Asia/Shanghai）",
+    "Unknown time zone: {value!r} (an IANA name such as Asia/Shanghai)",
+)
+BAD_DAY = M(
+    "config.bad_day",
+    "配置项 {key} 中的 {value!r} 不是日期（应为 YYYY-MM-DD）",
+    "Config key {key}: {value!r} is not a date (YYYY-MM-DD)",
+)
+LANGUAGES = ("zh", "en")
+DAY_LISTS = ("calendar.extra_holidays", "calendar.extra_workdays")
+
+
+def check_zone(name: str) -> str:
+    """An IANA time zone name, or InvalidInput (from config or GRID_TZ)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise InvalidInput(BAD_ZONE, value=name) from None
+    return name
+
+
+def _check_value(key: str, value: Any) -> None:
+    """Keys whose text must be one of a few things: caught when set, not when first read."""
+    if key == "language" and value not in LANGUAGES:
+        raise InvalidInput(BAD_CHOICE, key=key, choices="|".join(LANGUAGES), value=value)
+    if key == "timezone":
+        check_zone(value)
+    if key in DAY_LISTS:
+        from datetime import date
+
+        for v in value:
+            try:
+                date.fromisoformat(str(v).strip())
+            except ValueError:
+                raise InvalidInput(BAD_DAY, key=key, value=v) from None
+
+
 def _check_type(key: str, template: Any, value: Any) -> Any:
     expected = type(template)
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
@@ -156,6 +202,7 @@ def _check_type(key: str, template: Any, value: Any) -> Any:
             BAD_TYPE, key=key, expected=names[1] if get_lang() == "en" else names[0], value=value
         )
     _check_range(key, value)
+    _check_value(key, value)
     return value
 
 

@@ -30,11 +30,14 @@ BAD_DURATION = M(
 
 @lru_cache(maxsize=8)
 def zone(name: str | None = None) -> ZoneInfo:
-    if name is None:
-        from baiyin_cli import config
+    from baiyin_cli import config
 
+    if name is None:
         name = config.load().timezone
-    return ZoneInfo(name)
+    try:
+        return ZoneInfo(name)
+    except (ValueError, LookupError):  # ZoneInfoNotFoundError is a KeyError; GRID_TZ is not checked at set
+        raise InvalidInput(config.BAD_ZONE, value=name) from None
 
 
 def now() -> datetime:

@@ -189,6 +189,17 @@ def test_config_errors(grid, env_dirs):
     assert "0 到 1" in r.stderr
     grid("config", "set", "auth.idle_lock_minutes", "1")
     grid("config", "get", "nope", expect=1)
+    # Regression: these were accepted and broke later commands (an unknown zone was an internal error).
+    for key, value, fragment in (
+        ("timezone", "Mars/Base", "未知的时区"),
+        ("language", "fr", "zh|en"),
+        ("calendar.extra_holidays", '["2026-13-45"]', "2026-13-45"),
+        ("calendar.extra_workdays", "2026-02-30", "2026-02-30"),
+    ):
+        r = grid("config", "set", key, value, expect=1)
+        assert fragment in r.stderr and r.stderr.count("\n") == 1
+    grid("config", "set", "calendar.extra_holidays", '["2026-10-09"]')
+    assert "timezone" not in (env_dirs / "config.toml").read_text()
     (env_dirs / "config.toml").write_text("[petition]\ncontact_minutes = 'x'\n")
     r = grid("area", "list", expect=1)
     assert "config.toml" in r.stderr and "contact_minutes" in r.stderr
@@ -351,6 +362,21 @@ def test_json_is_utf8_and_iso(grid, city):
     r = grid("area", "show", "620402001001", "--json")
     assert "新华社区" in r.stdout  # not \\u escaped
     assert json.loads(r.stdout)["created_at"][-6:] == "+08:00"
+
+
+def test_an_unknown_time_zone_from_the_environment_or_a_file_is_one_line(grid, city, env_dirs, monkeypatch):
+    from baiyin_cli import timeutil
+
+    timeutil.zone.cache_clear()
+    try:
+        r = grid("area", "show", "620402", "--json", env={"GRID_TZ": "Nowhere/Land"}, expect=1)
+        assert "Nowhere/Land" in r.stderr and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+        timeutil.zone.cache_clear()
+        (env_dirs / "config.toml").write_text('timezone = "Nope/No"\n')
+        r = grid("area", "list", expect=1)
+        assert "config.toml" in r.stderr and "Nope/No" in r.stderr
+    finally:
+        timeutil.zone.cache_clear()
 
 
 def test_timezone_from_config(grid, city):

@@ -111,6 +111,16 @@ def redact(url: str) -> str:
         return url
 
 
+def libpq_url(url: str) -> str:
+    """The URL as PostgreSQL's own tools (pg_dump, psql) take it: no '+psycopg' driver part,
+    password hidden (they ask for it, or read ~/.pgpass)."""
+    from sqlalchemy.engine import URL, make_url
+
+    u = make_url(url)
+    plain = URL.create(u.drivername.split("+", 1)[0], u.username, None, u.host, u.port, u.database, u.query)
+    return plain.render_as_string(hide_password=True)
+
+
 def is_sqlite(url: str | None = None) -> bool:
     return (url or database_url()).startswith("sqlite")
 

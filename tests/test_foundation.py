@@ -130,7 +130,19 @@ def test_db_path_check_backup(grid, db_url, backend, tmp_path):
         grid("db", "backup", str(target), expect=1)
         grid("db", "backup", str(target), "--force")
     else:
-        assert "postgresql" in path and "pg_dump" in grid("db", "backup", str(tmp_path / "b"), expect=1).stderr
+        said = grid("--lang", "en", "db", "backup", str(tmp_path / "b"), expect=1).stderr
+        assert "postgresql" in path and "pg_dump" in said
+        # Regression: the example named the URL with '+psycopg', which pg_dump refuses. Run it as printed.
+        import shlex
+        import shutil
+        import subprocess
+
+        argv = shlex.split(said.split("e.g. ", 1)[1])
+        assert "+psycopg" not in argv[-1]
+        exe = shutil.which("pg_dump") or "/usr/lib/postgresql/15/bin/pg_dump"
+        done = subprocess.run([exe, *argv[1:]], cwd=tmp_path, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert (tmp_path / "grid.dump").stat().st_size > 0
 
 
 def test_db_migrate_is_idempotent(grid):

@@ -159,7 +159,7 @@ def backup(target: Path, *, force: bool = False, url: str | None = None) -> dict
     url = url or store.database_url()
     src_path = store.sqlite_path(url)
     if src_path is None:
-        raise InvalidInput(BACKUP_PG, url=store.redact(url))
+        raise InvalidInput(BACKUP_PG, url=store.libpq_url(url))
     if not src_path.exists():
         raise InvalidInput(BACKUP_NO_DB, path=str(src_path))
     target = target.expanduser().resolve()

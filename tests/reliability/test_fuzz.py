@@ -5,6 +5,7 @@ No traceback, no partial write, every rejection names its row and column (tests/
 from __future__ import annotations
 
 import os
+import time
 from collections import Counter
 
 import pytest
@@ -60,15 +61,18 @@ def test_every_importer_survives_bad_files(city_url, backend, entity, fmt, tmp_p
     n = XLSX_EXAMPLES if fmt == "xlsx" else EXAMPLES
     if backend == "postgres":
         n = max(100, n // 10)  # the parsers are the same; PostgreSQL adds its write path
+    t0 = time.monotonic()
     seen = fuzz_importer(city_url, entity, fmt, n, tmp_path)
     report(f"fuzz-import-{backend}-{entity}-{fmt}", f"- import {entity} from {fmt}, {backend}: {sum(seen.values())} "
-           f"examples: {dict(seen)}")
+           f"examples in {time.monotonic() - t0:.0f} s: {dict(seen)}")
     assert sum(seen.values()) >= min(n, 50)
 
 
 @pytest.mark.parametrize("field", fz.free_text_fields())
 def test_every_free_text_field_survives_bad_text(city_url, backend, field):
     n = EXAMPLES if backend == "sqlite" else max(100, EXAMPLES // 10)
+    t0 = time.monotonic()
     seen = fuzz_text(city_url, field, n)
-    report(f"fuzz-text-{backend}-{field}", f"- {field}, {backend}: {sum(seen.values())} examples: {dict(seen)}")
+    report(f"fuzz-text-{backend}-{field}", f"- {field}, {backend}: {sum(seen.values())} examples in "
+           f"{time.monotonic() - t0:.0f} s: {dict(seen)}")
     assert seen["accepted"] and seen["refused"]

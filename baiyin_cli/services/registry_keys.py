@@ -42,17 +42,27 @@ _NAME_SEPARATORS = re.compile(r"[\s·•.\-'’]+")
 
 
 def _syllables(name: str) -> list[str]:
-    from pypinyin import Style, lazy_pinyin  # ~0.2 s to load its dictionaries: only when writing
-
     head: list[str] = []
     rest = name
     if name[:2] in COMPOUND_SURNAMES and len(name) > 2:
         head, rest = list(COMPOUND_SURNAMES[name[:2]]), name[2:]
     elif name[:1] in SURNAME_READINGS and len(name) > 1:
         head, rest = list(SURNAME_READINGS[name[:1]]), name[1:]
+    elif len(name) > 1 and "\u4e00" <= name[0] <= "\u9fff":
+        # A Han surname read on its own, so that the given name's reading is remembered across
+        # surnames (王建国, 李建国 …): a million residents have far fewer distinct given names.
+        head, rest = list(_reading(name[0])), name[1:]
+    return [p.lower() for p in head + list(_reading(rest)) if p and p.strip()]
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _reading(text: str) -> tuple[str, ...]:
+    """pypinyin's reading of a given name (or a whole name without a known surname). Remembered:
+    given names repeat far more than whole names do (建国, 秀英, 伟 …)."""
+    from pypinyin import Style, lazy_pinyin  # ~0.2 s to load its dictionaries: only when writing
+
     # Style.NORMAL writes ü as "v" (lv, nv): what people type on a keyboard.
-    tail = lazy_pinyin(rest, style=Style.NORMAL, errors=lambda s: s.split())
-    return [p.lower() for p in head + tail if p and p.strip()]
+    return tuple(lazy_pinyin(text, style=Style.NORMAL, errors=lambda s: s.split()))
 
 
 @functools.lru_cache(maxsize=1 << 16)

@@ -79,6 +79,7 @@ def _named(field: str) -> dict[str, str]:
 _USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 _MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
 _LANDLINE_RE = re.compile(r"^0\d{2,3}-?\d{7,8}$")
+_COMPACT_ID_RE = re.compile(r"[0-9]{17}[0-9Xx]")
 
 
 # The largest record number a database integer key holds (PostgreSQL's integer).
@@ -163,7 +164,9 @@ def id_number(value: str) -> IdInfo:
 
     raw = unicodedata.normalize("NFKC", value or "").strip().replace(" ", "")
     shown = mask_id(raw) if len(raw) == 18 else raw[:4] + "…"
-    number = ric.compact(raw)
+    # An already compact number (what nearly every imported row holds) skips stdnum's generic
+    # cleaning, which is most of the cost of this check in a million-row import.
+    number = raw.upper() if _COMPACT_ID_RE.fullmatch(raw) else ric.compact(raw)
     try:
         if len(number) != 18:
             raise InvalidLength()
@@ -171,7 +174,10 @@ def id_number(value: str) -> IdInfo:
             raise InvalidFormat()
         if number[-1] != ric.calc_check_digit(number):
             raise InvalidChecksum()
-        birth = ric.get_birth_date(number)
+        try:  # ric.get_birth_date would compact the number again
+            birth = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+        except ValueError:
+            raise InvalidComponent() from None
     except InvalidLength:
         raise InvalidInput(BAD_ID_LENGTH, value=shown) from None
     except InvalidFormat:

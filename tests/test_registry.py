@@ -362,6 +362,11 @@ def test_search_never_leaks_a_match_from_outside_scope(grid, family):
         both = grid(*A, "resident", "search", query, "--json").json()
         assert {r["household"] for r in both} == {family["household"]["code"], other["code"]}, query
     grid("--as", "wg11", "resident", "search", "zs", "--grid", G21, expect=4)
+    # Within a grid or a community a name is found by any part of it; outside the scope never.
+    part = grid("--as", "wg11", "resident", "search", "小明", "--json").json()
+    assert [(r["name"], r["matched"]) for r in part] == [("张小明", ["name"])]
+    assert [r["name"] for r in grid("--as", "sec2", "resident", "search", "小明", "--json").json()] == []
+    assert grid("--as", "wg11", "resident", "search", "明", "--json").json() == []  # one character: from the start only
     assert [r["household"] for r in grid("--as", "wg21", "resident", "search", "zs", "--json").json()] == [other["code"]]
     assert grid("--as", "wg12", "resident", "search", "zs", "--json").json() == []  # same community, other grid
     assert [r["household"] for r in grid(*A, "resident", "search", "zs", "--grid", G21, "--json").json()] == [other["code"]]

@@ -306,7 +306,7 @@ def resident_table(
         cols.append(L("匹配", "Matched"))
     matched_labels = {
         "id_number": L("身份证号", "ID number"), "phone": L("电话", "phone"), "name": L("姓名", "name"),
-        "name_prefix": L("姓名", "name"), "pinyin": L("拼音", "pinyin"), "initials": L("首字母", "initials"),
+        "name_prefix": L("姓名", "name"), "name_part": L("姓名", "name"), "pinyin": L("拼音", "pinyin"), "initials": L("首字母", "initials"),
         "id_last4": L("身份证后4位", "ID last 4"), "phone_last4": L("电话后4位", "phone last 4"),
         "address": L("地址", "address"),
     }

@@ -31,7 +31,8 @@ SEARCH_TOO_SHORT = M(
 NARROW_SCOPE = 3000
 
 # Ways of matching, in the order results are listed.
-MATCHES = ("id_number", "phone", "name", "name_prefix", "pinyin", "initials", "id_last4", "phone_last4", "address")
+MATCHES = ("id_number", "phone", "name", "name_prefix", "name_part", "pinyin", "initials", "id_last4",
+           "phone_last4", "address")
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]")
 
@@ -60,10 +61,15 @@ def household_ids_at_address(text: str):  # type: ignore[no-untyped-def]
     return sub
 
 
-def _plan(query: str, cipher: Any) -> list[tuple[str, Any]]:
+def _plan(query: str, cipher: Any, *, narrow: bool = False) -> list[tuple[str, Any]]:
     """Which lookups a query asks for: [(match kind, where-clause on Resident/Household)].
 
-    A whole ID number or phone is found by its keyed hash (the values are encrypted)."""
+    A whole ID number or phone is found by its keyed hash (the values are encrypted). `narrow`:
+    the lookups run over the named households of a grid or a community, where a name may also
+    be found by any part of it (仁龙 finds 石仁龙); city-wide, names match from their start
+    (an index range), as a scan of every name would not stay fast."""
+    from sqlmodel import col
+
     from baiyin_cli.models import Household, Resident
     from baiyin_cli.services import validate
 
@@ -96,6 +102,8 @@ def _plan(query: str, cipher: Any) -> list[tuple[str, Any]]:
         name = re.sub(r"\s+", " ", raw)
         plan.append(("name", Resident.name == name))
         plan.append(("name_prefix", prefix_clause(Resident.name, name)))
+        if narrow and len(name) >= 2:
+            plan.append(("name_part", col(Resident.name).like("%" + _like_escape(name) + "%", escape="\\")))
     if re.fullmatch(r"[A-Za-z]+", compact):
         low = compact.lower()
         if len(low) >= 2:
@@ -136,6 +144,7 @@ def search_residents(
     if reveal:
         require_reveal(op, prefix)
     scope = scope_clause(Household.grid_code, prefix)
+    narrow = False
     if prefix:
         # A grid or a community holds a few hundred to a few thousand households: name the
         # households, so that every lookup is driven by the resident-household index instead of
@@ -143,12 +152,15 @@ def search_residents(
         ids = list(session.exec(select(Household.id).where(scope).limit(NARROW_SCOPE + 1)))
         if len(ids) <= NARROW_SCOPE:
             scope = col(Resident.household_id).in_(ids) if ids else false()
+            narrow = True
     found: dict[int, tuple[Any, Any]] = {}
     matched: dict[int, list[str]] = {}
     order_for = {
-        "name_prefix": Resident.name, "pinyin": Resident.name_pinyin, "initials": Resident.name_initials,
+        "name_prefix": Resident.name, "name_part": Resident.name, "pinyin": Resident.name_pinyin,
+        "initials": Resident.name_initials,
     }
-    for kind, clause in sorted(_plan(query, crypto.for_session(session)), key=lambda p: MATCHES.index(p[0])):
+    plan = _plan(query, crypto.for_session(session), narrow=narrow)
+    for kind, clause in sorted(plan, key=lambda p: MATCHES.index(p[0])):
         q = (
             select(Resident, Household)
             .join(Household, Household.id == Resident.household_id)  # type: ignore[arg-type]
@@ -162,7 +174,7 @@ def search_residents(
                     continue
                 found[r.id] = (r, h)
             kinds = matched.setdefault(r.id, [])
-            label = "name" if kind == "name_prefix" else kind  # exact names first, then the rest
+            label = "name" if kind in ("name_prefix", "name_part") else kind  # exact names first, then the rest
             if label not in kinds:
                 kinds.append(label)
     rows = list(found.values())

@@ -31,6 +31,11 @@ NOT_INITIALISED = M(
     "数据库尚未初始化：{url}。请先运行 grid init",
     "The database is not initialised: {url}. Run `grid init` first",
 )
+DEMO_NOT_BUILT = M(
+    "db.demo_not_built",
+    "演示数据库还没有建立：{path}。请先运行 grid demo",
+    "The demo database has not been built yet: {path}. Run `grid demo` first",
+)
 SCHEMA_OLD = M(
     "db.schema_old",
     "数据库结构版本为 {current}，本程序需要 {head}。请先备份（grid db backup），再运行 grid db migrate",
@@ -189,6 +194,12 @@ def check_schema(eng: Engine) -> None:
         return
     from baiyin_cli.migrations import HEAD, REVISIONS, current_revision
 
+    path = sqlite_path(str(eng.url))
+    if path is not None and not path.exists():
+        # Connecting would create an empty file, which `grid demo` would then refuse to replace.
+        if path == demo_sqlite_path():
+            raise InvalidInput(DEMO_NOT_BUILT, path=str(path))
+        raise InvalidInput(NOT_INITIALISED, url=redact(str(eng.url)))
     current = current_revision(eng)
     if current is None:
         raise InvalidInput(NOT_INITIALISED, url=redact(str(eng.url)))

@@ -8,6 +8,7 @@ GRID_TOKEN) to see what `grid` does for a person who has not logged in.
 from __future__ import annotations
 
 import os
+import sqlite3
 import stat
 from pathlib import Path
 
@@ -365,7 +366,8 @@ def test_grid_demo_in_one_command_prints_its_pin(env_dirs, tmp_path):
     from tests.conftest import invoke
 
     db = tmp_path / "demo.db"
-    r = invoke("demo", "--db", str(db), "--seed", "7")
+    sqlite3.connect(db).close()  # an empty file, as an older grid left when a command ran before the demo
+    r = invoke("demo", "--db", str(db), "--seed", "7")  # replaced without --force: nothing in it to lose
     pin = r.stderr.split("PIN")[1].split("：")[1].split()[0].strip()
     assert pin.isdigit() and len(pin) == 6
     invoke("--demo", "--db", str(db), "household", "list", "--limit", "1", env=NO_SESSION)

@@ -113,6 +113,11 @@ def test_init_twice_is_harmless(env_dirs, tmp_path):
 def test_commands_refuse_an_uninitialised_database(env_dirs, tmp_path):
     r = invoke("--db", str(tmp_path / "none.db"), "area", "list", expect=1)
     assert "grid init" in r.stderr
+    assert not (tmp_path / "none.db").exists()  # regression: a read left an empty file behind
+    # The tour's commands before `grid demo`: say to build it, and leave nothing in its way.
+    r = invoke("--demo", "area", "list", expect=1)
+    assert "grid demo" in r.stderr and r.stderr.count("\n") == 1
+    assert not (env_dirs / "data" / "demo.db").exists()
 
 
 def test_db_path_check_backup(grid, db_url, backend, tmp_path):

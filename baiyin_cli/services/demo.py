@@ -174,6 +174,21 @@ STEPS: list[tuple[str, Callable[[DemoContext], None]]] = [
 ]
 
 
+def _empty_sqlite(path: Path) -> bool:
+    """An SQLite file without a single table (an older grid left one behind when a command ran
+    on the demo before it was built): nothing to lose, so `grid demo` replaces it unasked."""
+    import sqlite3
+
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            return con.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+        finally:
+            con.close()
+    except sqlite3.DatabaseError:  # not an SQLite file: not ours to replace without --force
+        return False
+
+
 def build(path: Path, *, force: bool = False, seed: int = 2026, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Build the demo city in its own SQLite file at `path`."""
     from sqlmodel import Session
@@ -182,7 +197,7 @@ def build(path: Path, *, force: bool = False, seed: int = 2026, progress: Callab
 
     path = path.expanduser().resolve()
     if path.exists():
-        if not force:
+        if not force and not _empty_sqlite(path):
             raise Conflict(DEMO_EXISTS, path=str(path))
         store.dispose_all()
         for suffix in ("", "-wal", "-shm"):

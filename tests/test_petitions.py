@@ -558,6 +558,13 @@ def test_list_is_urgency_ordered_filtered_and_scoped(grid, city, now):
     ] == [gone]
     every = grid("--as", "sec1", "petition", "list", "--status", "all", "--json").json()
     assert {r["number"] for r in every} == {old, fresh, mid, gone}
+    # An 80-column terminal: the numbers stay whole on one line; the deadline, area and category
+    # columns give way, and a line says so. A wide one shows every column and no such line.
+    narrow = grid("--as", "sec1", "petition", "list", env={"COLUMNS": "80"})
+    assert all(n in narrow.stdout for n in (old, fresh, mid)) and "网格/社区" not in narrow.stdout
+    assert "终端太窄" in narrow.stderr and "网格/社区" in narrow.stderr
+    wide = grid("--as", "sec1", "petition", "list")
+    assert "网格/社区" in wide.stdout and "终端太窄" not in wide.stderr
     assert [r["number"] for r in grid("--as", "sec1", "petition", "list", "--mine", "--json").json()] == [
         fresh
     ]

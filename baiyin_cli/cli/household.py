@@ -65,6 +65,7 @@ def _household_table(rows: list[dict[str, Any]], *, show_status: bool) -> None:
             for r in rows
         ),
         empty=L("没有住户", "No households"),
+        drop=(1, 3, 5),  # on a narrow terminal: the grid (the code begins with it), the type, the count
     )
 
 

@@ -92,9 +92,9 @@ def _cell(text: str, style: str = ""):  # type: ignore[no-untyped-def]
     return Text(text, style=style)
 
 
-def _table(columns: list[str], rows: list[list[Any]], *, title: str | None = None) -> None:
+def _table(columns: list[str], rows: list[list[Any]], *, title: str | None = None, drop: tuple[int, ...] = ()) -> None:
     """_output.table (cells may be styled rich Text)."""
-    out.table(columns, rows, title=title)
+    out.table(columns, rows, title=title, drop=drop)
 
 
 def _due_cell(p: dict[str, Any]):  # type: ignore[no-untyped-def]
@@ -427,6 +427,7 @@ def build() -> typer.Typer:
                 L("诉求", "Petition"),
             ],
             [_render_row(p) for p in rows],
+            drop=(5, 3, 2),  # on a narrow terminal: the deadline (剩余 says it), the area, the category
         )
         if len(rows) == limit:
             out.info(

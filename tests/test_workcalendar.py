@@ -56,11 +56,17 @@ def test_config_adds_and_removes_days(grid, env_dirs):
     assert not wc.is_workday(date(2026, 10, 8)) and wc.day(date(2026, 10, 8)).source == "config"
     assert wc.add_workdays(date(2026, 9, 30), 3) == (date(2026, 10, 12), False)
     assert wc.day(date(2027, 1, 9)).workday and not wc.day(date(2027, 1, 9)).estimated
-    grid("config", "set", "calendar.extra_holidays", '["2026-13-01"]')
+    r = grid("config", "set", "calendar.extra_holidays", '["2026-13-01"]', expect=1)  # refused when set
+    assert "2026-13-01" in r.stderr
+    assert grid("config", "get", "calendar.extra_holidays").stdout.strip() == '["2026-10-08"]'
+    (env_dirs / "config.toml").write_text('[calendar]\nextra_holidays = ["2026-13-01"]\n')  # or typed in the file
+    from baiyin_cli import config
     from baiyin_cli.errors import InvalidInput
 
-    with pytest.raises(InvalidInput):
-        wc.is_workday(date(2026, 10, 8))
+    with pytest.raises(InvalidInput, match="2026-13-01"):
+        config.load(reload=True)
+    r = grid("petition", "list", expect=1)
+    assert "config.toml" in r.stderr and "2026-13-01" in r.stderr
 
 
 def test_resolve_due_is_the_end_of_the_local_day():

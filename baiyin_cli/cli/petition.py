@@ -86,6 +86,17 @@ def deadline_text(dl: dict[str, Any]) -> str:
     return L("—", "-")
 
 
+def _dept_text(p: dict[str, Any]) -> str | None:
+    """The department, said to have sent the case back when its last move between grid and
+    department was a send-back (the code is kept: the ledger counts 部门退回)."""
+    if not p.get("dept"):
+        return None
+    last = next((e["event"] for e in reversed(p.get("history") or []) if e["event"] in ("escalate", "send_back")), None)
+    if last == "send_back":
+        return L(f"{p['dept']}（已退回网格）", f"{p['dept']} (sent back to the grid)")
+    return p["dept"]
+
+
 def _cell(text: str, style: str = ""):  # type: ignore[no-untyped-def]
     from rich.text import Text
 
@@ -708,7 +719,7 @@ def _show(p: dict[str, Any]) -> None:
         (L("网格", "Grid"), p["grid"]),
         (L("住户", "Household"), p["household"]),
         (L("承办网格员", "Assignee"), p["assignee"]),
-        (L("部门", "Department"), p["dept"]),
+        (L("部门", "Department"), _dept_text(p)),
         (L("反映人", "Reporter"), L("（匿名）", "(anonymous)") if p["anonymous"] else p["reporter_name"]),
         (L("电话", "Phone"), p["reporter_phone"]),
         (L("地点", "Address"), p["address"]),

@@ -1345,6 +1345,42 @@ def test_grid_triage_in_a_terminal_without_a_session_asks_for_the_pin(grid, pins
     assert r.json()["username"] == "sec1"
 
 
+def test_an_area_out_of_scope_is_refused_before_the_pin_screen(grid, pins, db_url):
+    """Regression: with no session, a wrong --area opened the PIN screen and, after the PIN, became
+    a notification; it is refused first (exit 4, one line), as it is when a session exists."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    master, slave = pty.openpty()
+    env = {**os.environ, "TERM": "xterm-256color", "GRID_NOW": NOW}
+    env.pop("GRID_TOKEN", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "baiyin_cli", "--as", "sec1", "--lang", "en", "triage", "--area", C2],
+        stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True,
+    )
+    os.close(slave)
+    seen = b""
+    try:
+        assert proc.wait(timeout=60) == 4
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    text = seen.decode(errors="replace")
+    assert "sec1" in text and C1 in text and "PIN" not in text and "Traceback" not in text, text
+    assert text.strip().count("\n") == 0  # one line
+
+
 def test_a_session_ended_under_the_screen_asks_for_the_pin(grid, pins):
     """The session ends while the queue is open (revoked: logout elsewhere, a PIN change; or the
     shift is over): the next call finds it, the screen locks, and the PIN opens a new session."""

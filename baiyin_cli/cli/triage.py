@@ -77,7 +77,7 @@ def register(app: typer.Typer) -> None:
         from baiyin_cli.cli._prompt import interactive
         from baiyin_cli.errors import NotPermitted
         from baiyin_cli.services import auth
-        from baiyin_cli.services.access import require
+        from baiyin_cli.services.access import load_operator, require
         from baiyin_cli.tui.gateway import Credentials
 
         token, source = ctx.token()
@@ -89,10 +89,13 @@ def register(app: typer.Typer) -> None:
                 if not (auth.login_required(exc) and interactive()):
                     raise
                 op = None
-            if op is not None and area:
+            # The area is checked before the screen opens, also when the PIN screen comes first:
+            # against the operator who claims the terminal (the PIN then proves it is them).
+            scoped = op if op is not None else load_operator(s, credentials.claimed)
+            if scoped is not None and area:
                 from baiyin_cli.services import petitions
 
-                petitions.count_petitions(s, op, area=area)
+                petitions.count_petitions(s, scoped, area=area)
 
         from baiyin_cli.tui.app import TriageApp
 

@@ -321,24 +321,28 @@ def main() -> None:
 
         results: list[tuple[str, str, float, float | None, int]] = []
 
+        def add(label: str, entity: str, secs: float, mem: float | None, n: int) -> None:
+            """Keep a figure, and say it at once: a long run stopped midway still told what it measured."""
+            results.append((label, entity, secs, mem, n))
+            mem_s = f", peak {mem:.0f} MiB" if mem is not None else ""
+            print(f"  {label}, {entity}: {secs:.2f} s, {n / secs:,.0f} rows/s{mem_s}", flush=True)
+
         # The floor.
         _url, env = fresh_sqlite(tmp, "floor.db")
         run([PY, "-m", "baiyin_cli", "import", "areas", str(areas)], env)
         fh, fr = floor(tmp / "floor.db", households, residents)
-        results += [
-            ("floor: sqlite3 executemany", "households", fh, None, args.rows),
-            ("floor: sqlite3 executemany", "residents", fr, None, n_res),
-        ]
+        add("floor: sqlite3 executemany", "households", fh, None, args.rows)
+        add("floor: sqlite3 executemany", "residents", fr, None, n_res)
 
         # grid on SQLite.
         _url, env = fresh_sqlite(tmp, "grid.db")
         run([PY, "-m", "baiyin_cli", "import", "areas", str(areas)], env)
         s, m = grid_import(env, "households", households)
-        results.append(("grid import (SQLite)", "households", s, m, args.rows))
+        add("grid import (SQLite)", "households", s, m, args.rows)
         s, m = grid_import(env, "residents", residents)
-        results.append(("grid import (SQLite)", "residents", s, m, n_res))
+        add("grid import (SQLite)", "residents", s, m, n_res)
         s, m = grid_import(env, "households", households)
-        results.append(("grid import again: a no-op", "households", s, m, args.rows))
+        add("grid import again: a no-op", "households", s, m, args.rows)
 
         # sqlite-utils, if installed.
         su = shutil.which("sqlite-utils") or (
@@ -347,7 +351,7 @@ def main() -> None:
         if su:
             for entity, path, n in (("households", households, args.rows), ("residents", residents, n_res)):
                 s, _m = run([su, "insert", str(tmp / "su.db"), entity, str(path), "--csv"], env)
-                results.append(("sqlite-utils insert --csv", entity, s, None, n))
+                add("sqlite-utils insert --csv", entity, s, None, n)
         else:
             print("  (sqlite-utils is not installed: pip install sqlite-utils to compare)")
 
@@ -362,9 +366,9 @@ def main() -> None:
                     login(env)
                     run([PY, "-m", "baiyin_cli", "import", "areas", str(areas)], env)
                     s, m = grid_import(env, "households", households)
-                    results.append(("grid import (PostgreSQL, COPY)", "households", s, m, args.rows))
+                    add("grid import (PostgreSQL, COPY)", "households", s, m, args.rows)
                     s, m = grid_import(env, "residents", residents)
-                    results.append(("grid import (PostgreSQL, COPY)", "residents", s, m, n_res))
+                    add("grid import (PostgreSQL, COPY)", "residents", s, m, n_res)
                 finally:
                     if not args.keep:
                         pg_drop(name, admin)

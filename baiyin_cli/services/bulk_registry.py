@@ -124,6 +124,22 @@ def _replace_tags(session: Session, model: Any, owner: str, tags: Mapping[int, l
 # ---------------------------------------------------------------- households
 
 
+def households_at(grids: list[str], norms: list[str]) -> Any:
+    """Active households in these grids at these normalised addresses, oldest first. By grid and
+    address together: the index is (grid_code, address_norm), and a lookup by address alone
+    scanned every household on PostgreSQL (a million-household import spent 1.8 s a batch on it)."""
+    from sqlalchemy import select
+
+    from baiyin_cli.models import Household
+
+    H = Household.__table__
+    return (
+        select(H)
+        .where(H.c.grid_code.in_(grids), H.c.address_norm.in_(norms), H.c.archived_at.is_(None))
+        .order_by(H.c.id)
+    )
+
+
 class HouseholdsTarget(Target):
     entity = "households"
     record = "household"
@@ -188,8 +204,6 @@ class HouseholdsTarget(Target):
         return prepare_household(None, merged)
 
     def plan(self, session: Session, op: Operator | None, rows: list[Row]) -> list[Plan | Problem]:
-        from sqlalchemy import select
-
         from baiyin_cli.models import Area, Household, HouseholdCare
         from baiyin_cli.services import org, registry
 
@@ -209,13 +223,10 @@ class HouseholdsTarget(Target):
                 out.append(problem(r.row, exc))
         # Households at the same addresses (active), the grids, and their communities (default type).
         norms = list({p["address_norm"] for _r, _c, p in staged})
+        in_grids = sorted({p["grid_code"] for _r, _c, p in staged})
         at_address: dict[tuple[str, str], Any] = {}
         for i in range(0, len(norms), 900):
-            q = (
-                select(H)
-                .where(H.c.address_norm.in_(norms[i : i + 900]), H.c.archived_at.is_(None))
-                .order_by(H.c.id)
-            )
+            q = households_at(in_grids, norms[i : i + 900])
             if session.get_bind().dialect.name == "postgresql":
                 q = q.with_for_update()  # a row without a code may update the household found at its address
             for h in session.execute(q):

@@ -219,6 +219,7 @@ def test_jsonl_areas_and_workers_and_stdin(grid, city, tmp_path):
         7: ["io.bad_unicode"],
     }  # line numbers
     assert [w["column"] for w in r["warnings"]] == ["extra"]
+    assert by_row(r)[7][0]["column"] == "name"  # the fuzz suite: a lone surrogate's field is named
     assert grid("area", "show", "620402002001001", "--json").json()["parent"] == "620402002001"
 
     workers = (

@@ -488,7 +488,8 @@ class Importer:
         report.rejected += 1
         messages = []
         for field, exc in problems:
-            header = self.hmap.header_of(field) if field else None
+            # A row that could not be read names its column itself when it can (a JSON field).
+            header = self.hmap.header_of(field) if field else exc.args_.get("column")
             col = self.hmap.column(field) if field else None
             raw = rec.values.get(header) if header is not None else None
             value = cell_text(raw) if not isinstance(raw, float) else f"{raw:.0f}"

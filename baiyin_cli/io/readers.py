@@ -555,9 +555,9 @@ class JsonlSource(Source):
             if not isinstance(obj, dict):
                 yield Record(n, {}, [text], InvalidInput(ROW_NOT_OBJECT))
                 continue
-            if "\\u" in text and _has_lone_surrogate(obj):
+            if "\\u" in text and (bad := _lone_surrogate_field(obj)) is not None:
                 # JSON may escape a lone surrogate (\ud83d) that no database can store.
-                yield Record(n, {}, [text], InvalidInput(ROW_BAD_UNICODE))
+                yield Record(n, {}, [text], InvalidInput(ROW_BAD_UNICODE, column=bad))
                 continue
             for k in obj:
                 if k not in self._seen:
@@ -575,6 +575,15 @@ def _has_lone_surrogate(obj: object) -> bool:
     except UnicodeEncodeError:
         return True
     return False
+
+
+def _lone_surrogate_field(obj: dict[str, Any]) -> str | None:
+    """The first field whose name or value holds a lone surrogate (named with U+FFFD in its
+    place, so that the report can print it), or None."""
+    for key, value in obj.items():
+        if _has_lone_surrogate(key) or _has_lone_surrogate(value):
+            return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in key)
+    return None
 
 
 def open_source(

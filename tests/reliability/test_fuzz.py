@@ -18,7 +18,7 @@ from tests.reliability.common import load, report
 pytestmark = pytest.mark.reliability
 
 EXAMPLES = int(os.environ.get("GRID_FUZZ_EXAMPLES", "10000"))
-XLSX_EXAMPLES = int(os.environ.get("GRID_FUZZ_XLSX_EXAMPLES", "1000"))
+XLSX_EXAMPLES = int(os.environ.get("GRID_FUZZ_XLSX_EXAMPLES", "2000"))
 ENTITIES = ("areas", "workers", "households", "residents", "visits", "petitions")
 SETTINGS = dict(deadline=None, database=None, derandomize=False,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,

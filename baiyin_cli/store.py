@@ -174,6 +174,16 @@ def engine(url: str | None = None) -> Engine:
 
         else:
             eng = create_engine(url, pool_pre_ping=True)
+
+            @event.listens_for(eng, "connect")
+            def _pg_session(dbapi_conn: Any, _record: Any) -> None:
+                # psycopg prepares a statement run five times, and PostgreSQL may then keep one
+                # generic plan for it. A plan made while an import's table was still small (a
+                # sequential scan) was kept as the import grew it to a million rows: every batch
+                # scanned the whole table. Plan each execution for its own parameters and size.
+                with dbapi_conn.cursor() as cur:
+                    cur.execute("SET plan_cache_mode = force_custom_plan")
+                dbapi_conn.commit()
     except (ArgumentError, NoSuchModuleError, ValueError):
         raise InvalidInput(BAD_URL, url=redact(url)) from None
     _engines[url] = eng

@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bulk.py                  # 20,000 households (~50,000 residents)
     .venv/bin/python benchmarks/bulk.py --rows 1000000   # a million households
     .venv/bin/python benchmarks/bulk.py --no-postgres    # SQLite only
+    .venv/bin/python benchmarks/bulk.py --no-sqlite      # the floor and PostgreSQL only
 
 Generates N households (and 1-4 residents each, with valid ID numbers) as CSV files with the
 Chinese headers an export writes, then times, each on a fresh database made by `grid init`:
@@ -305,6 +306,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=20_000, help="households to generate (default 20000)")
     ap.add_argument("--no-postgres", action="store_true", help="skip PostgreSQL")
+    ap.add_argument("--no-sqlite", action="store_true", help="skip grid and sqlite-utils on SQLite (the floor runs)")
     ap.add_argument("--keep", action="store_true", help="keep the generated files and databases")
     args = ap.parse_args()
 
@@ -334,26 +336,26 @@ def main() -> None:
         add("floor: sqlite3 executemany", "households", fh, None, args.rows)
         add("floor: sqlite3 executemany", "residents", fr, None, n_res)
 
-        # grid on SQLite.
-        _url, env = fresh_sqlite(tmp, "grid.db")
-        run([PY, "-m", "baiyin_cli", "import", "areas", str(areas)], env)
-        s, m = grid_import(env, "households", households)
-        add("grid import (SQLite)", "households", s, m, args.rows)
-        s, m = grid_import(env, "residents", residents)
-        add("grid import (SQLite)", "residents", s, m, n_res)
-        s, m = grid_import(env, "households", households)
-        add("grid import again: a no-op", "households", s, m, args.rows)
+        # grid on SQLite, and sqlite-utils if installed.
+        if not args.no_sqlite:
+            _url, env = fresh_sqlite(tmp, "grid.db")
+            run([PY, "-m", "baiyin_cli", "import", "areas", str(areas)], env)
+            s, m = grid_import(env, "households", households)
+            add("grid import (SQLite)", "households", s, m, args.rows)
+            s, m = grid_import(env, "residents", residents)
+            add("grid import (SQLite)", "residents", s, m, n_res)
+            s, m = grid_import(env, "households", households)
+            add("grid import again: a no-op", "households", s, m, args.rows)
 
-        # sqlite-utils, if installed.
-        su = shutil.which("sqlite-utils") or (
-            str(Path(PY).parent / "sqlite-utils") if (Path(PY).parent / "sqlite-utils").exists() else None
-        )
-        if su:
-            for entity, path, n in (("households", households, args.rows), ("residents", residents, n_res)):
-                s, _m = run([su, "insert", str(tmp / "su.db"), entity, str(path), "--csv"], env)
-                add("sqlite-utils insert --csv", entity, s, None, n)
-        else:
-            print("  (sqlite-utils is not installed: pip install sqlite-utils to compare)")
+            su = shutil.which("sqlite-utils") or (
+                str(Path(PY).parent / "sqlite-utils") if (Path(PY).parent / "sqlite-utils").exists() else None
+            )
+            if su:
+                for entity, path, n in (("households", households, args.rows), ("residents", residents, n_res)):
+                    s, _m = run([su, "insert", str(tmp / "su.db"), entity, str(path), "--csv"], env)
+                    add("sqlite-utils insert --csv", entity, s, None, n)
+            else:
+                print("  (sqlite-utils is not installed: pip install sqlite-utils to compare)")
 
         # grid on PostgreSQL.
         if not args.no_postgres:

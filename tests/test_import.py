@@ -576,3 +576,17 @@ def test_the_households_at_an_address_are_found_on_the_index(db_url, backend):
             cond = [ln for ln in plan.splitlines() if "Index Cond" in ln]
             assert cond and "grid_code" in cond[0] and "address_norm" in cond[0], plan
     eng.dispose()
+
+
+def test_postgresql_plans_every_execution_for_its_own_size(db_url, backend):
+    """Regression: psycopg prepares a statement run five times and PostgreSQL kept one generic plan
+    for it, made while an import's table was small (a sequential scan): a million-household import
+    then scanned the whole table every batch. grid's connections plan each execution afresh."""
+    if backend != "postgres":
+        pytest.skip("a PostgreSQL planner setting")
+    from sqlalchemy import text
+
+    from baiyin_cli import store
+
+    with store.engine(db_url).connect() as c:
+        assert c.execute(text("SHOW plan_cache_mode")).scalar() == "force_custom_plan"

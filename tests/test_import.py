@@ -590,3 +590,21 @@ def test_postgresql_plans_every_execution_for_its_own_size(db_url, backend):
 
     with store.engine(db_url).connect() as c:
         assert c.execute(text("SHOW plan_cache_mode")).scalar() == "force_custom_plan"
+
+
+def test_the_same_name_and_birth_date_in_a_grid_is_refused_only_in_that_grid(grid, city, tmp_path):
+    """The registry's duplicate rule, through an import: a second 张老汉 born the same day in the same
+    grid is refused (name the first one); in another grid he is somebody else. Regression for the
+    lookup, which now asks only for the rows' grids and birth dates."""
+    _households(grid, tmp_path)
+    head = ["户编号", "姓名", "出生日期", "性别", "与户主关系"]
+    imp(grid, "residents", write_csv(tmp_path / "a.csv", [head, ["H001", "张老汉", "1950-05-05", "男", "户主"]]))
+    r = imp(grid, "residents", write_csv(tmp_path / "b.csv", [
+        head,
+        ["H002", "张老汉", "1950-05-05", "男", "户主"],  # H002 is in the same grid as H001
+        ["H003", "张老汉", "1950-05-05", "男", "户主"],  # H003 is in another grid
+    ]), "--atomic", "object", expect=1)
+    assert [(e["row"], e["code"], e["column"]) for e in r["errors"]] == [(2, "resident.duplicate", "姓名")]
+    assert r["created"] == 1
+    other_day = write_csv(tmp_path / "c.csv", [head, ["H002", "张老汉", "1950-05-06", "男", "户主"]])
+    assert imp(grid, "residents", other_day)["created"] == 1

@@ -234,6 +234,7 @@ def test_the_whole_way_escalated_sent_back_resolved_by_the_department(grid, city
     grid("--as", "dsifa", "petition", "send-back", n, "--reason", "先由网格调解", "--at", "2026-09-30 14:00")
     shown = grid("--as", "sec1", "petition", "show", n).stdout  # regression: it named sifa as if still with it
     assert "sifa（已退回网格）" in shown
+    assert grid("--as", "sec1", "petition", "show", n, "--json").json()["dept_sent_back"] is True
     grid(
         "--as",
         "wg11",

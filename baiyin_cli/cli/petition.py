@@ -87,14 +87,10 @@ def deadline_text(dl: dict[str, Any]) -> str:
 
 
 def _dept_text(p: dict[str, Any]) -> str | None:
-    """The department, said to have sent the case back when its last move between grid and
-    department was a send-back (the code is kept: the ledger counts 部门退回)."""
-    if not p.get("dept"):
-        return None
-    last = next((e["event"] for e in reversed(p.get("history") or []) if e["event"] in ("escalate", "send_back")), None)
-    if last == "send_back":
+    """The department, marked when it sent the case back (services/petitions.show_petition)."""
+    if p.get("dept") and p.get("dept_sent_back"):
         return L(f"{p['dept']}（已退回网格）", f"{p['dept']} (sent back to the grid)")
-    return p["dept"]
+    return p.get("dept")
 
 
 def _cell(text: str, style: str = ""):  # type: ignore[no-untyped-def]

@@ -1004,6 +1004,10 @@ def show_petition(
         }
         for e in events
     ]
+    # The department code stays after a send-back (the ledger counts 部门退回); say whether the
+    # case is with it now or was sent back by it.
+    moves = [e["event"] for e in d["history"] if e["event"] in ("escalate", "send_back")]
+    d["dept_sent_back"] = bool(p.dept_code) and bool(moves) and moves[-1] == "send_back"
     reporters = session.exec(
         select(PetitionReporter).where(PetitionReporter.petition_id == p.id).order_by(PetitionReporter.id)
     )

@@ -692,19 +692,19 @@ class ResidentsTarget(Target):
         pairs = {(p["name"], p["birth_date"]) for _r, _c, _cu, p in staged if p["birth_date"] is not None}
         names = sorted({n for n, _b in pairs})
         births = sorted({b for _n, b in pairs})
-        # Only the grids these rows go to: a common name (王伟) is held by thousands in a city, and
-        # reading them all for every batch made a million-resident import slow down as it grew.
-        in_grids = sorted({h.grid_code for _r, _c, _cu, p in staged if (h := households.get(p["household"] or ""))})
+        # By name (ix_resident_name) and the rows' birth dates: a common name (王伟) is held by
+        # thousands in a city, its birth dates by a handful. The grids are sorted out here, not in
+        # SQL: with a grid filter SQLite (which has no statistics) walked every household of the
+        # grids instead, and a batch slowed as the table grew (242 000 residents: 0.34 s a batch
+        # against 2 ms).
         twins: dict[tuple[str, Any, str], tuple[Any, str]] = {}
-        for i in range(0, len(names) if in_grids else 0, 900):
-            # By name (ix_resident_name) within the grids; the exact pairs sorted out here.
+        for i in range(0, len(names), 900):
             q = (
                 select(R.c.id, R.c.name, R.c.birth_date, H.c.grid_code, H.c.code)
                 .join(H, H.c.id == R.c.household_id)
                 .where(
                     R.c.name.in_(names[i : i + 900]),
                     R.c.birth_date.in_(births),
-                    H.c.grid_code.in_(in_grids),
                     R.c.archived_at.is_(None),
                 )
                 .order_by(R.c.id)

@@ -94,6 +94,27 @@ def test_a_refused_field_is_named_in_the_operator_language(grid):
     assert "名称过长" in r.stderr and "name" not in r.stderr
 
 
+def test_text_refuses_exactly_control_characters_and_lone_surrogates():
+    """validate.text refuses Unicode's Cc (but tab and newline) and Cs, every other code point is
+    text: checked over all of Unicode against unicodedata (the check is a regex, for speed)."""
+    import unicodedata
+
+    from baiyin_cli.errors import InvalidInput
+    from baiyin_cli.services import validate
+
+    refused = {cp for cp in range(0x110000) if validate._UNSTORABLE.search(chr(cp))}
+    expected = {
+        cp
+        for cp in range(0x110000)
+        if unicodedata.category(chr(cp)) in ("Cc", "Cs") and chr(cp) not in "\n\t"
+    }
+    assert refused == expected
+    assert validate.text("第一行\n\t第二行", "x") == "第一行\n\t第二行"
+    for bad in ("a\x00b", "a\x1bb", "a\x85b", "a\ud83db"):
+        with pytest.raises(InvalidInput):
+            validate.text(bad, "x")
+
+
 # ---------------------------------------------------------------- init and db
 
 

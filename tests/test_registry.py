@@ -624,3 +624,22 @@ def test_demo_steps_include_the_registry_right_after_the_org():
     from baiyin_cli.services import demo
 
     assert [name for name, _fn in demo.STEPS][:2] == ["org", "registry"]
+
+
+def test_name_readings_are_pypinyins_own():
+    """registry_keys reads a name without any phrase in it character by character (for speed):
+    the result is what pypinyin gives for the whole text, phrases (长乐, 重庆), polyphones, rare and
+    non-Han characters included."""
+    import random
+
+    from pypinyin import Style, lazy_pinyin
+    from pypinyin.constants import PHRASES_DICT
+
+    from baiyin_cli.services.registry_keys import _reading
+
+    chars = "伟刚勇毅俊峰强军平东文辉明建国秀英华慧美娜静淑玉红兰凤梅云长重行乐单朝曾解仇朴查区翟"
+    rng = random.Random(7)
+    texts = [a + b for a in chars for b in chars] + ["".join(rng.sample(chars, 3)) for _ in range(3000)]
+    texts += rng.sample(sorted(PHRASES_DICT), 3000) + ["长乐", "重庆", "银行长", "乐乐", "阿依古丽", "Anna", "王a伟", "㐀㐁"]
+    for t in texts:
+        assert _reading.__wrapped__(t) == tuple(lazy_pinyin(t, style=Style.NORMAL, errors=lambda s: s.split())), t

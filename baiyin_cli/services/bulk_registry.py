@@ -32,6 +32,7 @@ from baiyin_cli.services.bulk import (
     allocate_ids,
     batches,
     fetch,
+    ids_by,
     insert_rows,
     mask,
     problem,
@@ -604,8 +605,9 @@ class ResidentsTarget(Target):
         def by_id_number(numbers: list[str]) -> dict[str, Any]:
             """Active residents by ID number, found through the keyed hash."""
             digests = cipher.lookups(numbers, "resident.id_number")
-            found = fetch(session, R, "id_number_hash", digests, where=R.c.archived_at.is_(None))
-            return {digests[bytes(d)]: m for d, m in found.items()}
+            ids = ids_by(session, R, "id_number_hash", digests, active=True)
+            found = fetch(session, R, "id", ids.values())
+            return {digests[d]: found[rid] for d, rid in ids.items() if rid in found}
 
         # 1. The records rows name: by number, by ID number (active), and every active member of
         #    the households in this chunk (for household + name, and the one-head rule).

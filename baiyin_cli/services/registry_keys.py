@@ -59,6 +59,21 @@ def _syllables(name: str) -> list[str]:
 def _reading(text: str) -> tuple[str, ...]:
     """pypinyin's reading of a given name (or a whole name without a known surname). Remembered:
     given names repeat far more than whole names do (建国, 秀英, 伟 …)."""
+    from pypinyin.constants import PHRASES_DICT, PINYIN_DICT
+
+    # pypinyin reads a run of characters as a phrase only when its phrase dictionary has it; a
+    # name none of whose runs is a phrase reads character by character (most given names: 20 µs
+    # through pypinyin each, a dict lookup here). Anything else goes through pypinyin itself.
+    n = len(text)
+    if all(ord(c) in PINYIN_DICT for c in text) and not any(
+        text[i:j] in PHRASES_DICT for i in range(n) for j in range(i + 2, n + 1)
+    ):
+        return tuple(r for c in text for r in _pypinyin(c))
+    return _pypinyin(text)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _pypinyin(text: str) -> tuple[str, ...]:
     from pypinyin import Style, lazy_pinyin  # ~0.2 s to load its dictionaries: only when writing
 
     # Style.NORMAL writes ü as "v" (lv, nv): what people type on a keyboard.

@@ -558,18 +558,38 @@ def test_a_progress_bar_on_a_terminal_only(grid_proc, city, tmp_path):
 def test_the_households_at_an_address_are_found_on_the_index(db_url, backend):
     """Regression: an import looked up the households at its rows' addresses by address alone,
     which the (grid_code, address_norm) index cannot serve; PostgreSQL scanned every household
-    for every batch (a million-household import: 1.8 s a batch). Grid and address go together."""
-    from sqlalchemy import create_engine, text
+    for every batch (a million-household import: 1.8 s a batch). Grid and address go together,
+    place by place: every grid crossed with every address made SQLite probe each address in a
+    hundred grids (45 ms a batch, 9 ms place by place); a row-value IN scanned the table."""
+    from sqlalchemy import create_engine, insert, text
 
+    from datetime import UTC, datetime
+
+    from baiyin_cli.models import Area, Household
     from baiyin_cli.services.bulk_registry import households_at
 
     eng = create_engine(db_url)
-    q = households_at([G11, G12], ["人民路12号", "工农路8号"])
+    H = Household.__table__
+    now = datetime.now(UTC)
+    with eng.begin() as c:
+        c.execute(insert(Area.__table__), [
+            {"code": g, "name": g, "level": "grid", "created_at": now} for g in (G11, G12)
+        ])
+        c.execute(insert(H), [
+            {"code": code, "grid_code": g, "address": a, "address_norm": a, "type": "urban",
+             "created_at": now, "updated_at": now, "version": 1}
+            for code, g, a in (("X1", G11, "人民路12号"), ("X2", G11, "工农路8号"), ("X3", G12, "工农路8号"),
+                               ("X4", G12, "人民路12号"))
+        ])
+    q = households_at([(G11, "人民路12号"), (G12, "工农路8号"), (G11, "人民路12号")])
+    with eng.connect() as c:
+        assert [h.code for h in c.execute(q)] == ["X1", "X3"]  # the places asked for, not their crossings
     sql = str(q.compile(eng, compile_kwargs={"literal_binds": True}))
     with eng.connect() as c:
         if backend == "sqlite":
             plan = " ".join(str(r) for r in c.execute(text("EXPLAIN QUERY PLAN " + sql)))
             assert "ix_household_grid_address (grid_code=? AND address_norm=?)" in plan, plan
+            assert "SCAN household" not in plan, plan
         else:
             c.execute(text("SET enable_seqscan = off"))
             plan = "\n".join(r[0] for r in c.execute(text("EXPLAIN " + sql)))

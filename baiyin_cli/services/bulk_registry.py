@@ -15,7 +15,7 @@ number, else by household + name.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -125,18 +125,26 @@ def _replace_tags(session: Session, model: Any, owner: str, tags: Mapping[int, l
 # ---------------------------------------------------------------- households
 
 
-def households_at(grids: list[str], norms: list[str]) -> Any:
-    """Active households in these grids at these normalised addresses, oldest first. By grid and
-    address together: the index is (grid_code, address_norm), and a lookup by address alone
-    scanned every household on PostgreSQL (a million-household import spent 1.8 s a batch on it)."""
-    from sqlalchemy import select
+def households_at(places: Iterable[tuple[str, str]]) -> Any:
+    """Active households at these (grid, normalised address) places, oldest first. Each place is
+    one probe of the (grid_code, address_norm) index: an address lookup alone scanned every
+    household on PostgreSQL (a million-household import spent 1.8 s a batch on it), and every
+    grid crossed with every address made SQLite probe a hundred grids for each address (45 ms a
+    batch, 9 ms this way). A row value IN (...) would scan the table on SQLite."""
+    from sqlalchemy import and_, or_, select
 
     from baiyin_cli.models import Household
 
     H = Household.__table__
+    by_grid: dict[str, list[str]] = {}
+    for grid, norm in dict.fromkeys(places):
+        by_grid.setdefault(grid, []).append(norm)
     return (
         select(H)
-        .where(H.c.grid_code.in_(grids), H.c.address_norm.in_(norms), H.c.archived_at.is_(None))
+        .where(
+            or_(*(and_(H.c.grid_code == g, H.c.address_norm.in_(norms)) for g, norms in by_grid.items())),
+            H.c.archived_at.is_(None),
+        )
         .order_by(H.c.id)
     )
 
@@ -223,11 +231,10 @@ class HouseholdsTarget(Target):
             except GridError as exc:
                 out.append(problem(r.row, exc))
         # Households at the same addresses (active), the grids, and their communities (default type).
-        norms = list({p["address_norm"] for _r, _c, p in staged})
-        in_grids = sorted({p["grid_code"] for _r, _c, p in staged})
+        places = sorted({(p["grid_code"], p["address_norm"]) for _r, _c, p in staged})
         at_address: dict[tuple[str, str], Any] = {}
-        for i in range(0, len(norms), 900):
-            q = households_at(in_grids, norms[i : i + 900])
+        for i in range(0, len(places), 450):  # two bound values a place
+            q = households_at(places[i : i + 450])
             if session.get_bind().dialect.name == "postgresql":
                 q = q.with_for_update()  # a row without a code may update the household found at its address
             for h in session.execute(q):

@@ -215,9 +215,9 @@ def care_tags_config() -> dict[str, dict[str, Any]]:
     return dict(config.load().data.get("care_tags", {}))
 
 
-def care_tag_of(value: str) -> str:
+def care_tag_of(value: str, tags: Mapping[str, Mapping[str, Any]] | None = None) -> str:
     """A care tag code from its code, Chinese or English label (独居老人, elderly_alone)."""
-    tags = care_tags_config()
+    tags = care_tags_config() if tags is None else tags
     v = unicodedata.normalize("NFKC", value or "").strip()
     if v in tags:
         return v
@@ -234,12 +234,15 @@ def care_tags_from(values: Iterable[str] | str | None) -> list[str]:
         return []
     if isinstance(values, str):
         values = [values]
-    wanted: set[str] = set()
-    for item in values:
-        for part in re.split(r"[,，、;；\s]+", item or ""):
-            if part.strip():
-                wanted.add(care_tag_of(part))
-    return [c for c in care_tags_config() if c in wanted]
+    parts = [p for item in values for p in _CARE_SEPARATORS.split(item or "") if p.strip()]
+    if not parts:  # most rows of an import: no config read (it checks the file on each read)
+        return []
+    tags = care_tags_config()
+    wanted = {care_tag_of(p, tags) for p in parts}
+    return [c for c in tags if c in wanted]
+
+
+_CARE_SEPARATORS = re.compile(r"[,，、;；\s]+")
 
 
 def care_label(code: str) -> str:

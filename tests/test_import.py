@@ -676,3 +676,25 @@ def test_no_lookup_of_a_residents_import_walks_whole_grids(grid, city, db_url, b
             assert "(grid_code=?)" not in plan, (statement[:300], plan)
     finally:
         con.close()
+
+
+def test_postgresql_statistics_follow_a_growing_import(grid, city, db_url, backend, tmp_path, monkeypatch):
+    """Regression: an import into an empty city is one transaction autovacuum cannot see into, so
+    PostgreSQL planned every batch's lookups for tables as small as before (sequential scans of
+    all residents per batch, slower batch after batch). The import ANALYZEs a table once it has
+    grown by as many rows as it held (at least ANALYZE_MIN_ROWS; 10 here)."""
+    if backend != "postgres":
+        pytest.skip("PostgreSQL's planner statistics")
+    from sqlalchemy import create_engine, text
+
+    from baiyin_cli.services import bulk
+
+    monkeypatch.setattr(bulk, "ANALYZE_MIN_ROWS", 10)
+    homes = [HOUSEHOLD_HEADER] + [[f"S{i:03d}", G11, f"工农路{i}号", "", "", "", "", "", ""] for i in range(40)]
+    path = write_csv(tmp_path / "hh.csv", homes)
+    assert imp(grid, "households", path, "--batch-size", "10")["created"] == 40
+    eng = create_engine(db_url)
+    with eng.connect() as c:
+        tuples = c.execute(text("SELECT reltuples FROM pg_class WHERE relname = 'household'")).scalar()
+    eng.dispose()
+    assert tuples >= 20, tuples  # analyzed during the import (autovacuum ignores a table this small)

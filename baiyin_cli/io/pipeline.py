@@ -458,6 +458,7 @@ class Importer:
         rows = [r for r in rows if r.row not in problems]
         good: list[bulk.Plan] = []
         target.chunk_start = records[0].row
+        bulk.refresh_statistics(self.session)
         if rows:
             for p in target.plan(self.session, self.op, rows):
                 if isinstance(p, bulk.Problem):

@@ -691,9 +691,8 @@ class ResidentsTarget(Target):
                 out.append(problem(r.row, exc))
         # 3. Owners of the ID numbers as normalised, and the same name and birth date already in
         #    the grid (the registry's duplicate rule): one query each.
-        more = [
-            p["id_number"] for _r, _c, _cu, p in staged if p["id_number"] and p["id_number"] not in by_idn
-        ]
+        asked = set(idns)  # looked up already, found or not
+        more = [p["id_number"] for _r, _c, _cu, p in staged if p["id_number"] and p["id_number"] not in asked]
         by_idn.update(by_id_number(more))
         missing = {x.household_id for x in by_idn.values()} - set(hh_by_id)
         if missing:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import random
 import shutil
@@ -352,7 +353,11 @@ def main() -> None:
     ap.add_argument("--no-postgres", action="store_true", help="skip PostgreSQL")
     ap.add_argument("--no-sqlite", action="store_true", help="skip grid and sqlite-utils on SQLite (the floor runs)")
     ap.add_argument("--keep", action="store_true", help="keep the generated files and databases")
+    ap.add_argument("--stored-floor", nargs=2, metavar=("GRID_DB", "FLOOR_DB"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.stored_floor:
+        print(json.dumps(stored_floor(Path(args.stored_floor[0]), Path(args.stored_floor[1]))))
+        return
 
     subprocess.run([PY, "-m", "compileall", "-q", str(ROOT / "baiyin_cli")], check=True)
     tmp = Path(tempfile.mkdtemp(prefix="grid-bulk-"))
@@ -394,7 +399,13 @@ def main() -> None:
             # The second floor: the rows grid stored, inserted raw.
             _url, env2 = fresh_sqlite(tmp, "floor2.db")
             run([PY, "-m", "baiyin_cli", "import", "areas", str(areas)], env2)
-            for entity, (secs, written) in stored_floor(tmp / "grid.db", tmp / "floor2.db").items():
+            # In a process of its own: it holds every row in memory, and each grid process forked
+            # from this one afterwards would count those pages in its peak memory.
+            out = subprocess.run(
+                [PY, __file__, "--stored-floor", str(tmp / "grid.db"), str(tmp / "floor2.db")],
+                check=True, capture_output=True, text=True,
+            ).stdout
+            for entity, (secs, written) in json.loads(out).items():
                 n = args.rows if entity == "households" else n_res
                 add(f"floor: grid's rows ({written / n:.1f}/row)", entity, secs, None, n)
 

@@ -698,3 +698,53 @@ def test_postgresql_statistics_follow_a_growing_import(grid, city, db_url, backe
         tuples = c.execute(text("SELECT reltuples FROM pg_class WHERE relname = 'household'")).scalar()
     eng.dispose()
     assert tuples >= 20, tuples  # analyzed during the import (autovacuum ignores a table this small)
+
+
+def test_an_import_does_not_wait_for_another_terminals_analyze(grid, city, db_url, backend, tmp_path, monkeypatch):
+    """The ANALYZE an import runs holds its lock on the table until that import commits; an import
+    on a second terminal must not queue behind it (nor deadlock with it over the rows both lock):
+    it waits a moment for the lock, then goes on without fresh statistics."""
+    if backend != "postgres":
+        pytest.skip("PostgreSQL's ANALYZE")
+    import threading
+
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from baiyin_cli.services import bulk
+
+    monkeypatch.setattr(bulk, "ANALYZE_MIN_ROWS", 10)
+    homes = [HOUSEHOLD_HEADER] + [[f"T{i:03d}", G11, f"纺织路{i}号", "", "", "", "", "", ""] for i in range(40)]
+    path = write_csv(tmp_path / "hh.csv", homes)
+    holder = psycopg.connect(make_url(db_url).set(drivername="postgresql").render_as_string(hide_password=False))
+    holder.execute("ANALYZE household")  # the other terminal's import, still running
+    released: list[bool] = []
+
+    def release() -> None:  # only if the import below waits: then the test fails, but ends
+        released.append(True)
+        holder.rollback()
+
+    timer = threading.Timer(60, release)
+    timer.start()
+    try:
+        assert imp(grid, "households", path, "--batch-size", "10")["created"] == 40
+        assert not released, "the import waited for the other transaction's ANALYZE"
+    finally:
+        timer.cancel()
+        holder.rollback()
+        holder.close()
+
+
+def test_analyze_leaves_the_transactions_lock_timeout_as_it_was(db_url, backend):
+    if backend != "postgres":
+        pytest.skip("PostgreSQL's ANALYZE")
+    from sqlalchemy import text
+
+    from baiyin_cli import store
+    from baiyin_cli.services import bulk
+
+    with store.session(write=True, url=db_url) as s:
+        s.execute(text("SET LOCAL lock_timeout = '7s'"))
+        assert bulk._analyze(s, "household")
+        assert s.execute(text("SHOW lock_timeout")).scalar() == "7s"
+        s.rollback()

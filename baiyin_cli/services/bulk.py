@@ -39,6 +39,7 @@ STRATEGIES = ("create", "update", "create_and_update")
 ATOMIC_MODES = ("all", "object")
 COPY_MIN_ROWS = 50  # below this, executemany is as quick as COPY
 ANALYZE_MIN_ROWS = 20_000  # PostgreSQL: new rows before an import refreshes a table's statistics
+ANALYZE_LOCK_WAIT = "100ms"  # ... and how long it waits for another transaction's ANALYZE to end
 
 IMPORT_EXISTS = M(
     "import.exists",
@@ -318,7 +319,12 @@ def refresh_statistics(session: Session) -> None:
     batch's lookups (a sequential scan of 240 000 residents per batch, growing; a batch's plan
     took 5 s per 20 000 rows at the end against 2.4 s at the start). ANALYZE in the importing
     transaction counts its own new rows. A login that does not own the table gets a warning from
-    PostgreSQL, not an error, and the import goes on as before."""
+    PostgreSQL, not an error, and the import goes on as before.
+
+    ANALYZE holds its lock on the table until the import commits, and a second import on another
+    terminal would wait for it (or deadlock with the first over the rows both lock): it waits at
+    most ANALYZE_LOCK_WAIT for the lock, and goes on without fresh statistics when it cannot
+    have it."""
     conn = session.connection()
     if conn.dialect.name != "postgresql":
         return
@@ -332,8 +338,28 @@ def refresh_statistics(session: Session) -> None:
             state[name] = (0, max(0.0, float(known.scalar() or 0)))
         last, base = state[name]
         if n - last >= max(ANALYZE_MIN_ROWS, base):
-            conn.exec_driver_sql(f'ANALYZE "{name}"')
+            _analyze(session, name)
             state[name] = (n, base + n - last)
+
+
+def _analyze(session: Session, table: str) -> bool:
+    """ANALYZE `table` if its lock is free within ANALYZE_LOCK_WAIT (inside a savepoint, so that a
+    wait that runs out leaves the import's transaction as it was). Whether it ran."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        with session.begin_nested():
+            conn = session.connection()
+            before = conn.exec_driver_sql("SHOW lock_timeout").scalar()
+            conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{ANALYZE_LOCK_WAIT}'")
+            conn.exec_driver_sql(f'ANALYZE "{table}"')
+            conn.execute(text("SELECT set_config('lock_timeout', :v, true)"), {"v": before})
+    except OperationalError as exc:
+        if getattr(getattr(exc, "orig", None), "sqlstate", None) != "55P03":  # lock_not_available
+            raise
+        return False
+    return True
 
 
 def _row_security(session: Session, table: Table) -> bool:

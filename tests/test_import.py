@@ -748,3 +748,29 @@ def test_analyze_leaves_the_transactions_lock_timeout_as_it_was(db_url, backend)
         assert bulk._analyze(s, "household")
         assert s.execute(text("SHOW lock_timeout")).scalar() == "7s"
         s.rollback()
+
+
+def test_an_analyze_that_could_not_have_its_lock_is_tried_again_soon(db_url, backend, monkeypatch):
+    """An import whose ANALYZE found the table's lock taken tries again after ANALYZE_MIN_ROWS more
+    rows, not only once the table has doubled again (which would leave a long import planning
+    on stale statistics: the slow-down the ANALYZE is there to prevent)."""
+    if backend != "postgres":
+        pytest.skip("PostgreSQL's ANALYZE")
+    from baiyin_cli import store
+    from baiyin_cli.services import bulk
+
+    monkeypatch.setattr(bulk, "ANALYZE_MIN_ROWS", 10)
+    answers, asked = [False, True, True], []
+
+    def analyze(session, table):  # type: ignore[no-untyped-def]
+        asked.append((table, session.info["grid_inserted"][table]))
+        return answers[len(asked) - 1]
+
+    monkeypatch.setattr(bulk, "_analyze", analyze)
+    with store.session(write=True, url=db_url) as s:
+        for n in (50, 55, 60, 100, 125):
+            s.info["grid_inserted"] = {"household": n}
+            bulk.refresh_statistics(s)
+        s.rollback()
+    # 50: refused; 60: ten rows later, done; then the table (60 rows) must double: 120 and on.
+    assert asked == [("household", 50), ("household", 60), ("household", 125)]

@@ -324,22 +324,30 @@ def refresh_statistics(session: Session) -> None:
     ANALYZE holds its lock on the table until the import commits, and a second import on another
     terminal would wait for it (or deadlock with the first over the rows both lock): it waits at
     most ANALYZE_LOCK_WAIT for the lock, and goes on without fresh statistics when it cannot
-    have it."""
+    have it, trying again after ANALYZE_MIN_ROWS more rows. (An import that rolls back leaves
+    the statistics it took, which count its rows, until autovacuum next visits: PostgreSQL
+    writes them outside the transaction. The planner then overestimates a table, which costs
+    little.)"""
     conn = session.connection()
     if conn.dialect.name != "postgresql":
         return
     inserted: dict[str, int] = session.info.get("grid_inserted") or {}
-    state: dict[str, tuple[int, float]] = session.info.setdefault("grid_analyzed", {})
+    # table -> (rows it held before this session inserted any, inserted count when next due)
+    state: dict[str, tuple[float, float]] = session.info.setdefault("grid_analyzed", {})
     for name, n in inserted.items():
         if name not in state:
             from sqlalchemy import text
 
             known = conn.execute(text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:t)"), {"t": name})
-            state[name] = (0, max(0.0, float(known.scalar() or 0)))
-        last, base = state[name]
-        if n - last >= max(ANALYZE_MIN_ROWS, base):
-            _analyze(session, name)
-            state[name] = (n, base + n - last)
+            before = max(0.0, float(known.scalar() or 0))
+            state[name] = (before, max(ANALYZE_MIN_ROWS, before))
+        before, due = state[name]
+        if n < due:
+            continue
+        if _analyze(session, name):
+            state[name] = (before, n + max(ANALYZE_MIN_ROWS, before + n))  # when it has doubled
+        else:  # the lock was taken: try again after ANALYZE_MIN_ROWS more rows, not a doubling
+            state[name] = (before, n + ANALYZE_MIN_ROWS)
 
 
 def _analyze(session: Session, table: str) -> bool:
@@ -356,7 +364,9 @@ def _analyze(session: Session, table: str) -> bool:
             conn.exec_driver_sql(f'ANALYZE "{table}"')
             conn.execute(text("SELECT set_config('lock_timeout', :v, true)"), {"v": before})
     except OperationalError as exc:
-        if getattr(getattr(exc, "orig", None), "sqlstate", None) != "55P03":  # lock_not_available
+        # lock_not_available; or deadlock_detected, should deadlock_timeout be below the wait:
+        # either way only the savepoint is undone.
+        if getattr(getattr(exc, "orig", None), "sqlstate", None) not in ("55P03", "40P01"):
             raise
         return False
     return True

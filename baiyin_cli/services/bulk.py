@@ -245,8 +245,7 @@ def unmask(values: dict[str, Any], current: Mapping[str, Any] | None, columns: S
 
 
 def fetch(
-    session: Session, table: Table, column: str, keys: Iterable[Any], *, where: Any = None, chunk: int = 900,
-    lock: bool = False,
+    session: Session, table: Table, column: str, keys: Iterable[Any], *, chunk: int = 900, lock: bool = False,
 ) -> dict[Any, Any]:
     """Rows of `table` whose `column` is one of `keys`, by that column: one query per `chunk` keys.
 
@@ -263,8 +262,6 @@ def fetch(
         stmt = select(table).where(col.in_(wanted[i : i + chunk]))
         if lock:
             stmt = stmt.order_by(col).with_for_update()
-        if where is not None:
-            stmt = stmt.where(where)
         for r in session.execute(stmt):
             out[getattr(r, column)] = r
     return out
@@ -328,6 +325,8 @@ def refresh_statistics(session: Session) -> None:
     the statistics it took, which count its rows, until autovacuum next visits: PostgreSQL
     writes them outside the transaction. The planner then overestimates a table, which costs
     little.)"""
+    from sqlalchemy import text
+
     conn = session.connection()
     if conn.dialect.name != "postgresql":
         return
@@ -336,8 +335,6 @@ def refresh_statistics(session: Session) -> None:
     state: dict[str, tuple[float, float]] = session.info.setdefault("grid_analyzed", {})
     for name, n in inserted.items():
         if name not in state:
-            from sqlalchemy import text
-
             known = conn.execute(text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:t)"), {"t": name})
             before = max(0.0, float(known.scalar() or 0))
             state[name] = (before, max(ANALYZE_MIN_ROWS, before))

@@ -55,6 +55,18 @@ class InvalidInput(GridError):
     code = ExitCode.INVALID
 
 
+class InvalidFields(InvalidInput):
+    """Several fields of one record refused at once (services/validate.py Fields). It reads as the
+    first refusal, with that one's exit code, as a single command shows it; `errors` holds them
+    all, each naming its field, so an import reports every bad cell of a row."""
+
+    def __init__(self, errors: list[GridError]) -> None:
+        first = errors[0]
+        super().__init__(first.message, **first.args_)
+        self.code = first.code
+        self.errors = errors
+
+
 class UsageError(GridError):
     code = ExitCode.USAGE
 

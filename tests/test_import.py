@@ -14,6 +14,7 @@ from tests.importing import (
     G12,
     HEAD_ID,
     HOUSEHOLD_HEADER,
+    LONE_ID,
     OTHER_ID,
     SON_ID,
     SPOUSE_ID,
@@ -165,6 +166,53 @@ def test_atomic_object_writes_good_rows_and_the_errors_file_round_trips(grid, ci
     assert imp(grid, "residents", path, "--atomic", "object", expect=1)["created"] == 0
 
 
+def test_a_row_with_several_bad_cells_names_each_of_them(grid, city, db_url, tmp_path):
+    """An admin fixes a spreadsheet in one pass: every cell the field rules refuse is reported
+    (JSON, the errors file), not only the first; a single command still says one line."""
+    _households(grid, tmp_path)
+    header = ["户编号", "姓名", "公民身份号码", "联系电话", "与户主关系", "民族", "备注"]
+    rows = [
+        header,
+        ["H001", "张三3", bad_checksum(SPOUSE_ID), "123", "户主", "火星族", "x" * 1001],  # 2: six bad cells
+        ["H001", "李四", SPOUSE_ID, "13912345678", "", "汉族", ""],  # 3: one (relation empty)
+        ["H002", "王五", OTHER_ID, "13912345679", "户主", "", ""],  # 4: good
+    ]
+    path = write_csv(tmp_path / "多处错误.csv", rows)
+    errors_file = tmp_path / "待修正.xlsx"
+    before = snapshot(db_url)
+    report = imp(grid, "residents", path, "--errors", str(errors_file), expect=1)
+    assert snapshot(db_url) == before and (report["rejected"], report["valid"]) == (2, 1)
+    errors = by_row(report)
+    assert [(e["column"], e["code"]) for e in errors[2]] == [
+        ("姓名", "resident.name_digits"),
+        ("公民身份号码", "id_number.checksum"),
+        ("联系电话", "phone.invalid"),
+        ("民族", "resident.bad_ethnicity"),
+        ("备注", "field.too_long"),
+    ]
+    assert [(e["column"], e["code"]) for e in errors[3]] == [("与户主关系", "field.required")]
+    assert errors[2][1]["value"].count("*") == 8  # still masked
+    sheet = read_xlsx(errors_file)
+    why = sheet[1][-1]
+    for words in ("姓名", "校验位", "联系电话", "民族", "备注"):
+        assert words in why, why
+
+    # Households: a bad grid, a bad type and an over-long building on one row.
+    hh = write_csv(
+        tmp_path / "户.csv",
+        [["户编号", "网格", "地址", "楼栋", "类型"], ["H100", "62040200100100X", "友好路1号", "9" * 21, "别墅"]],
+    )
+    report = imp(grid, "households", hh, expect=1)
+    assert [(e["column"], e["code"]) for e in report["errors"]] == [
+        ("网格", "household.bad_grid"), ("楼栋", "field.too_long"), ("类型", "household.bad_type")
+    ]
+
+    # One record typed at the prompt of a single command: its first refusal, one line, exit 1.
+    out = grid(*A, "resident", "add", "--household", "H002", "--name", "赵6", "--id-number", bad_checksum(LONE_ID),
+               "--relation", "配偶", expect=1)
+    assert out.stderr.count("\n") == 1 and "姓名" in out.stderr
+
+
 # ---------------------------------------------------------------- XLSX written by openpyxl
 
 
@@ -276,8 +324,10 @@ def test_strategies(grid, city, tmp_path):
     _households(grid, tmp_path)
     change = write_csv(tmp_path / "change.csv", [["户编号", "备注"], ["H001", "新备注"], ["H009", "无此户"]])
     created = imp(grid, "households", change, "--strategy", "create", "--atomic", "object", expect=1)
-    # H001 exists; H009 would be new but a household needs its grid and address.
-    assert [(e["row"], e["code"]) for e in created["errors"]] == [(2, "import.exists"), (3, "field.required")]
+    # H001 exists; H009 would be new but a household needs its grid and address: both are named.
+    assert [(e["row"], e["code"], e["field"]) for e in created["errors"]] == [
+        (2, "import.exists", None), (3, "field.required", "grid"), (3, "field.required", "address")
+    ]
     updated = imp(grid, "households", change, "--strategy", "update", "--atomic", "object", expect=1)
     assert updated["updated"] == 1 and updated["errors"][0]["code"] == "import.missing"
     h = grid(*A, "household", "show", "H001", "--json").json()

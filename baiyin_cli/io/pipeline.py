@@ -462,7 +462,7 @@ class Importer:
         if rows:
             for p in target.plan(self.session, self.op, rows):
                 if isinstance(p, bulk.Problem):
-                    problems.setdefault(p.row, []).append((p.field, p.error))
+                    problems.setdefault(p.row, []).extend(bulk.problem_cells(p))
                 else:
                     good.append(p)
         for row in sorted(problems):

@@ -167,6 +167,15 @@ def problem(row: int, exc: GridError, default_field: str | None = None) -> Probl
     return Problem(row, field_of(exc, default_field), exc)
 
 
+def problem_cells(p: Problem) -> list[tuple[str | None, GridError]]:
+    """(field, error) of each cell a problem is about: every refused field of a row whose checks
+    refused several (errors.InvalidFields), else the one."""
+    errors = getattr(p.error, "errors", None)
+    if errors:
+        return [(field_of(e, p.field), e) for e in errors]
+    return [(p.field, p.error)]
+
+
 MASKED_DATE = "****-**-**"
 
 

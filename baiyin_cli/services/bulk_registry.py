@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from baiyin_cli.errors import Conflict, GridError, InvalidInput, NotFound
@@ -71,12 +70,11 @@ def _text(value: Any) -> str:
     return unicodedata.normalize("NFKC", str(value or "")).strip()
 
 
-@lru_cache(maxsize=8192)
 def _normalised(address: str, building: str | None, unit: str | None, room: str | None) -> str:
-    """The registry's normal form of an address (cached: a file repeats its streets)."""
-    from baiyin_cli.services.registry_keys import full_address, normalise_address
+    """The registry's normal form of an address (remembered: the row is prepared after)."""
+    from baiyin_cli.services.registry_keys import normalised_address
 
-    return normalise_address(full_address(address, building, unit, room))
+    return normalised_address(address, building, unit, room)
 
 
 def _care_show(codes: Any) -> str:

@@ -15,6 +15,7 @@ operators who may not reveal them.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -35,7 +36,13 @@ from baiyin_cli.services.access import (
     scope_clause,
 )
 from baiyin_cli.services.privacy import mask_id, mask_name, mask_phone, scrub
-from baiyin_cli.services.registry_keys import address_keys, full_address, name_keys, normalise_address
+from baiyin_cli.services.registry_keys import (
+    address_keys,
+    full_address,
+    name_keys,
+    normalise_address,
+    normalised_address,
+)
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -324,8 +331,10 @@ def relation_label(code: str | None) -> str:
     return en if get_lang() == "en" else zh
 
 
+@functools.lru_cache(maxsize=512)
 def ethnicity_of(value: str | None) -> str | None:
-    """A GB/T 3304 code from a code (01, 3), a name (汉族, 汉, 回) or an English name (Han)."""
+    """A GB/T 3304 code from a code (01, 3), a name (汉族, 汉, 回) or an English name (Han).
+    Remembered: an import asks for the same few names a million times."""
     v = unicodedata.normalize("NFKC", value or "").strip()
     if not v:
         return None
@@ -409,9 +418,8 @@ def household_code_of(value: Any) -> str:
     return v
 
 
-def _part(values: Mapping[str, Any], key: str, max_len: int) -> str | None:
-    raw = _str(_pick(values, key))
-    v = _field_error(key, validate.text, raw, field_label(key), required=False, max_len=max_len)
+def _part(f: validate.Fields, values: Mapping[str, Any], key: str, max_len: int) -> str | None:
+    v = f.text(key, _str(_pick(values, key)), required=False, max_len=max_len)
     if v is None:
         return None
     return unicodedata.normalize("NFKC", v).replace(" ", "")
@@ -422,25 +430,28 @@ def prepare_household(session: Session | None, values: Mapping[str, Any]) -> dic
 
     Keys: code (optional), grid (or grid_code), address, building, unit, room, type (urban/rural,
     城镇/农村; None when absent: the grid decides), care (list or one separated string), note.
-    Returns the column values plus `care` (a list of tag codes).
+    Returns the column values plus `care` (a list of tag codes). Every refused field is named
+    (InvalidFields when more than one).
     """
+    f = validate.Fields(field_label)
     code_raw = _str(_pick(values, "code"))
-    code = household_code_of(code_raw) if code_raw not in (None, "") else None
+    code = f.check("code", household_code_of, code_raw) if code_raw not in (None, "") else None
     grid = unicodedata.normalize("NFKC", _str(_pick(values, "grid", "grid_code")) or "").strip()
     if not grid:
-        raise InvalidInput(validate.REQUIRED, field=field_label("grid"), field_key="grid")
-    if not _GRID_RE.match(grid):
-        raise InvalidInput(HOUSEHOLD_BAD_GRID, value=grid[:20], field_key="grid")
-    address = _field_error(
-        "address", validate.text, _str(_pick(values, "address")), field_label("address"), max_len=200
-    )
-    building = _part(values, "building", 20)
-    unit = _part(values, "unit", 20)
-    room = _part(values, "room", 20)
-    norm = normalise_address(full_address(address, building, unit, room))
-    if not norm:
-        raise InvalidInput(validate.REQUIRED, field=field_label("address"), field_key="address")
-    note = _field_error("note", validate.text, _str(_pick(values, "note")), field_label("note"), required=False, max_len=1000)
+        f.add(InvalidInput(validate.REQUIRED, field=field_label("grid"), field_key="grid"))
+    elif not _GRID_RE.match(grid):
+        f.add(InvalidInput(HOUSEHOLD_BAD_GRID, value=grid[:20], field_key="grid"))
+    address = f.text("address", _str(_pick(values, "address")), max_len=200)
+    building = _part(f, values, "building", 20)
+    unit = _part(f, values, "unit", 20)
+    room = _part(f, values, "room", 20)
+    norm = normalised_address(address, building, unit, room) if address is not None else None
+    if address is not None and not norm:
+        f.add(InvalidInput(validate.REQUIRED, field=field_label("address"), field_key="address"))
+    type_ = f.check("type", household_type_of, _str(_pick(values, "type")))
+    note = f.text("note", _str(_pick(values, "note")), required=False, max_len=1000)
+    care = f.check("care", care_tags_from, _pick(values, "care", "care_tags"))
+    f.done()
     return {
         "code": code,
         "grid_code": grid,
@@ -449,9 +460,9 @@ def prepare_household(session: Session | None, values: Mapping[str, Any]) -> dic
         "building": building,
         "unit": unit,
         "room": room,
-        "type": household_type_of(_str(_pick(values, "type"))),
+        "type": type_,
         "note": note,
-        "care": care_tags_from(_pick(values, "care", "care_tags")),
+        "care": care,
     }
 
 
@@ -482,25 +493,32 @@ def prepare_resident(session: Session | None, values: Mapping[str, Any]) -> dict
     Keys: household (code), name, id_number, birth_date, sex, phone, relation, ethnicity, care, note.
     Birth date and sex come from the ID number; typed ones must agree with it. Name pinyin and
     initials are computed here. Returns the column values plus `care` and `household` (the code).
+    Every refused field is named (InvalidFields when more than one).
     """
-    name = _field_error("name", validate.text, _str(_pick(values, "name")), field_label("name"), max_len=50)
-    name = re.sub(r"\s+", " ", name)
-    if any(c.isdigit() for c in name):
-        raise InvalidInput(RESIDENT_NAME_DIGITS, value=name, field_key="name")
+    f = validate.Fields(field_label)
+    name = f.text("name", _str(_pick(values, "name")), max_len=50)
+    if name is not None:
+        name = _SPACES.sub(" ", name)
+        if any(c.isdigit() for c in name):
+            f.add(InvalidInput(RESIDENT_NAME_DIGITS, value=name, field_key="name"))
     id_raw = _str(_pick(values, "id_number"))
-    info = _field_error("id_number", validate.id_number, id_raw) if id_raw and id_raw.strip() else None
-    typed_birth = _birth_of(_pick(values, "birth_date"))
-    typed_sex = sex_of(_str(_pick(values, "sex")))
+    info = f.check("id_number", validate.id_number, id_raw) if id_raw and id_raw.strip() else None
+    typed_birth = f.check("birth_date", _birth_of, _pick(values, "birth_date"))
+    typed_sex = f.check("sex", sex_of, _str(_pick(values, "sex")))
     if info is not None:
         if typed_birth is not None and typed_birth != info.birth_date:
-            raise InvalidInput(RESIDENT_BIRTH_MISMATCH, typed=typed_birth.isoformat(), field_key="birth_date")
+            f.add(InvalidInput(RESIDENT_BIRTH_MISMATCH, typed=typed_birth.isoformat(), field_key="birth_date"))
         if typed_sex is not None and typed_sex != info.sex:
-            raise InvalidInput(RESIDENT_SEX_MISMATCH, typed=sex_label(typed_sex), field_key="sex")
+            f.add(InvalidInput(RESIDENT_SEX_MISMATCH, typed=sex_label(typed_sex), field_key="sex"))
         birth, sex = info.birth_date, info.sex
     else:
         birth, sex = typed_birth, typed_sex
-    phone = _field_error("phone", validate.phone, _str(_pick(values, "phone")))
-    relation = relation_of(_str(_pick(values, "relation")), sex)
+    phone = f.check("phone", validate.phone, _str(_pick(values, "phone")))
+    relation = f.check("relation", relation_of, _str(_pick(values, "relation")), sex)
+    ethnicity = f.check("ethnicity", ethnicity_of, _str(_pick(values, "ethnicity")))
+    note = f.text("note", _str(_pick(values, "note")), required=False, max_len=1000)
+    care = f.check("care", care_tags_from, _pick(values, "care", "care_tags"))
+    f.done()
     pinyin, initials = name_keys(name)
     household = _str(_pick(values, "household", "household_code"))
     return {
@@ -515,12 +533,13 @@ def prepare_resident(session: Session | None, values: Mapping[str, Any]) -> dict
         "phone": phone,
         "phone_last4": phone[-4:] if phone else None,
         "relation": relation,
-        "ethnicity": ethnicity_of(_str(_pick(values, "ethnicity"))),
-        "note": _field_error(
-            "note", validate.text, _str(_pick(values, "note")), field_label("note"), required=False, max_len=1000
-        ),
-        "care": care_tags_from(_pick(values, "care", "care_tags")),
+        "ethnicity": ethnicity,
+        "note": note,
+        "care": care,
     }
+
+
+_SPACES = re.compile(r"\s+")
 
 
 HOUSEHOLD_COLUMNS = ("code", "grid_code", "address", "address_norm", "building", "unit", "room", "type", "note")

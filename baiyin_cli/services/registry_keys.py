@@ -163,6 +163,13 @@ def full_address(address: str, building: str | None = None, unit: str | None = N
     return "".join(parts)
 
 
+@functools.lru_cache(maxsize=1 << 14)
+def normalised_address(address: str, building: str | None, unit: str | None, room: str | None) -> str:
+    """normalise_address of the address as written on a door (full_address). Remembered: an
+    import computes it for a row's duplicate key and again when the row is prepared."""
+    return normalise_address(full_address(address, building, unit, room))
+
+
 # A token: a run of digits, a run of Latin letters, a run of dashes, or any other single character
 # (each CJK character starts a token). Dashes separate tokens but start none.
 _TOKEN = re.compile(r"\d+|[a-zA-Z]+|-+|.", re.S)

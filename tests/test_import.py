@@ -213,6 +213,56 @@ def test_a_row_with_several_bad_cells_names_each_of_them(grid, city, db_url, tmp
     assert out.stderr.count("\n") == 1 and "姓名" in out.stderr
 
 
+def test_several_bad_cells_of_visits_petitions_workers_and_areas(grid, city, db_url, tmp_path):
+    _households(grid, tmp_path)
+    before = snapshot(db_url)
+    visits = write_csv(
+        tmp_path / "走访.csv",
+        [
+            ["网格员", "户编号", "走访类型", "开始时间", "时长（分钟）", "记录"],
+            ["nobody", "H999", "串门", "昨天", "0", "x" * 2001],
+            ["wg11", "H001", "household", "2099-01-01 08:00", "20", ""],  # one: in the future
+        ],
+    )
+    r = by_row(imp(grid, "visits", visits, expect=1))
+    assert [(e["field"], e["code"]) for e in r[2]] == [
+        ("kind", "visit.bad_kind"),
+        ("minutes", "visit.bad_minutes"),
+        ("started_at", "import.bad_time"),
+        ("worker", "worker.not_found"),
+        ("household", "household.not_found"),
+        ("note", "field.too_long"),
+    ]
+    assert [e["code"] for e in r[3]] == ["visit.in_future"]
+
+    petitions = write_csv(
+        tmp_path / "诉求.csv",
+        [
+            ["反映渠道", "诉求类别", "诉求内容", "网格", "反映人", "联系电话", "受理时间", "匿名"],
+            ["走访", "没有的类别", "", G11, "王大妈", "123", "2099-01-01 08:00", "是"],
+        ],
+    )
+    r = by_row(imp(grid, "petitions", petitions, expect=1))
+    assert [(e["field"], e["code"]) for e in r[2]] == [
+        ("text", "field.required"),
+        ("category", "petition.bad_category"),
+        ("channel", "petition.bad_channel"),
+        ("reporter_name", "petition.anonymous_name"),
+        ("reporter_phone", "phone.invalid"),
+        ("filed_at", "time.future"),
+    ]
+
+    workers = write_jsonl(
+        tmp_path / "w.jsonl", [{"username": "A B", "name": "", "phone": "123", "role": "grid_worker"}]
+    )
+    r = by_row(imp(grid, "workers", workers, expect=1))
+    assert [e["field"] for e in r[1]] == ["username", "name", "phone", "area"]
+    areas = write_jsonl(tmp_path / "a.jsonl", [{"code": "62040200X", "name": ""}])
+    r = by_row(imp(grid, "areas", areas, expect=1))
+    assert [(e["field"], e["code"]) for e in r[1]] == [("code", "area.bad_code"), ("name", "field.required")]
+    assert snapshot(db_url) == before
+
+
 # ---------------------------------------------------------------- XLSX written by openpyxl
 
 

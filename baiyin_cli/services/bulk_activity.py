@@ -177,6 +177,41 @@ class VisitsTarget(Target):
                 out.append(("started_at", f"{worker} {timeutil.iso(t)}"))
         return out
 
+    def _minutes(self, value: Any) -> int:
+        from baiyin_cli.services import visits
+
+        try:
+            mins = int(str(value or "").strip())
+        except ValueError:
+            raise InvalidInput(visits.BAD_MINUTES, value=value, max=self.max_minutes, field_key="minutes") from None
+        if not 1 <= mins <= self.max_minutes:
+            raise InvalidInput(visits.BAD_MINUTES, value=mins, max=self.max_minutes, field_key="minutes")
+        return mins
+
+    def _start(self, value: Any) -> datetime:
+        start = _time(value, "started_at")
+        if start is None:
+            raise InvalidInput(validate.REQUIRED, field=self.columns[4].label(), field_key="started_at")
+        return start
+
+    def _worker(self, workers: Mapping[str, Any], value: Any) -> Any:
+        """The grid worker a row names, who must be one the operator may log rounds for."""
+        from baiyin_cli.services import org, visits
+
+        w = workers.get(_text(value))
+        if w is None:
+            raise NotFound(org.WORKER_NOT_FOUND, username=_text(value), field_key="worker")
+        if w.role != "grid_worker" or not w.active:
+            raise InvalidInput(visits.NOT_GRID_WORKER, username=w.username, field_key="worker")
+        if not w.area_code:
+            raise InvalidInput(visits.WORKER_NO_GRID, username=w.username, field_key="worker")
+        if self.op.role == "grid_worker" and w.username != self.op.username:
+            raise NotPermitted(
+                visits.OWN_ROUNDS_ONLY, username=self.op.username, worker=w.username, field_key="worker"
+            )
+        require_area(self.op, w.area_code)
+        return w
+
     def plan(self, session: Session, op: Operator | None, rows: list[Row]) -> list[Plan | Problem]:
         from sqlalchemy import select
 
@@ -242,53 +277,27 @@ class VisitsTarget(Target):
                 merged: dict[str, Any] = dict(current or {})
                 merged.update(r.values)
                 unmask(merged, current, self.columns)
-                kind = visits.kind_of(_pair_code(visits.KINDS, merged.get("kind")))
-                try:
-                    mins = int(str(merged.get("minutes") or "").strip())
-                except ValueError:
-                    raise InvalidInput(
-                        visits.BAD_MINUTES,
-                        value=merged.get("minutes"),
-                        max=self.max_minutes,
-                        field_key="minutes",
-                    ) from None
-                if not 1 <= mins <= self.max_minutes:
-                    raise InvalidInput(
-                        visits.BAD_MINUTES, value=mins, max=self.max_minutes, field_key="minutes"
-                    )
-                start = _time(merged.get("started_at"), "started_at")
-                if start is None:
-                    from baiyin_cli.services.validate import REQUIRED
-
-                    raise InvalidInput(REQUIRED, field=self.columns[4].label(), field_key="started_at")
-                w = workers.get(_text(merged.get("worker")))
-                if w is None:
-                    raise NotFound(
-                        org.WORKER_NOT_FOUND, username=_text(merged.get("worker")), field_key="worker"
-                    )
-                if w.role != "grid_worker" or not w.active:
-                    raise InvalidInput(visits.NOT_GRID_WORKER, username=w.username, field_key="worker")
-                if not w.area_code:
-                    raise InvalidInput(visits.WORKER_NO_GRID, username=w.username, field_key="worker")
-                if self.op.role == "grid_worker" and w.username != self.op.username:
-                    raise NotPermitted(
-                        visits.OWN_ROUNDS_ONLY,
-                        username=self.op.username,
-                        worker=w.username,
-                        field_key="worker",
-                    )
-                require_area(self.op, w.area_code)
-                end = start + timedelta(minutes=mins)
-                if start > now + visits.CLOCK_SLACK:
-                    raise InvalidInput(visits.IN_FUTURE, value=timeutil.fmt(start), field_key="started_at")
-                if end > now + visits.CLOCK_SLACK:
-                    raise InvalidInput(
-                        visits.ENDS_IN_FUTURE,
-                        start=timeutil.fmt(start),
-                        minutes=mins,
-                        end=timeutil.fmt(end),
-                        field_key="minutes",
-                    )
+                # Every refused cell of the row is named (validate.Fields), in the order
+                # `visit log` checks them.
+                f = validate.Fields()
+                kind = f.check("kind", lambda: visits.kind_of(_pair_code(visits.KINDS, merged.get("kind"))))
+                mins = f.check("minutes", self._minutes, merged.get("minutes"))
+                start = f.check("started_at", self._start, merged.get("started_at"))
+                w = f.check("worker", self._worker, workers, merged.get("worker"))
+                if start is not None and mins is not None:
+                    end = start + timedelta(minutes=mins)
+                    if start > now + visits.CLOCK_SLACK:
+                        f.add(InvalidInput(visits.IN_FUTURE, value=timeutil.fmt(start), field_key="started_at"))
+                    elif end > now + visits.CLOCK_SLACK:
+                        f.add(
+                            InvalidInput(
+                                visits.ENDS_IN_FUTURE,
+                                start=timeutil.fmt(start),
+                                minutes=mins,
+                                end=timeutil.fmt(end),
+                                field_key="minutes",
+                            )
+                        )
                 h = None
                 code = _text(merged.get("household"))
                 if code:
@@ -296,19 +305,21 @@ class VisitsTarget(Target):
                     if h is None:
                         from baiyin_cli.services.registry import HOUSEHOLD_NOT_FOUND
 
-                        raise NotFound(HOUSEHOLD_NOT_FOUND, code=code, field_key="household")
-                    if h.grid_code != w.area_code:
-                        raise InvalidInput(
-                            visits.HOUSEHOLD_ELSEWHERE,
-                            code=h.code,
-                            worker=w.username,
-                            grid=w.area_code,
-                            field_key="household",
+                        f.add(NotFound(HOUSEHOLD_NOT_FOUND, code=code, field_key="household"))
+                    elif w is not None and h.grid_code != w.area_code:
+                        f.add(
+                            InvalidInput(
+                                visits.HOUSEHOLD_ELSEWHERE,
+                                code=h.code,
+                                worker=w.username,
+                                grid=w.area_code,
+                                field_key="household",
+                            )
                         )
                 elif kind == "household":
-                    raise InvalidInput(visits.NEEDS_HOUSEHOLD, field_key="household")
-
-                note = validate.text(merged.get("note"), "note", required=False, max_len=2000)
+                    f.add(InvalidInput(visits.NEEDS_HOUSEHOLD, field_key="household"))
+                note = f.text("note", merged.get("note"), required=False, max_len=2000)
+                f.done()
                 values = {
                     "worker": w.username,
                     "household_id": h.id if h is not None else None,
@@ -567,43 +578,47 @@ class PetitionsTarget(Target):
                 merged: dict[str, Any] = dict(current or {})
                 merged.update(r.values)
                 unmask(merged, current, self.columns)
-                # The rules of `petition file`, in its own words.
-                text = validate.text(merged.get("text"), "text", max_len=2000) or ""
-                cat_code, cat = petitions._category(choice_code("categories", merged.get("category")))
-                channel = petitions._channel(choice_code("channels", merged.get("channel")))
+                # The rules of `petition file`, in its own words; every refused cell is named.
+                f = validate.Fields()
+                text = f.text("text", merged.get("text"), max_len=2000) or ""
+                category = f.check(
+                    "category", lambda: petitions._category(choice_code("categories", merged.get("category")))
+                )
+                channel = f.check(
+                    "channel", lambda: petitions._channel(choice_code("channels", merged.get("channel")))
+                )
                 hh = None
                 hcode = _text(merged.get("household"))
                 if hcode:
                     hh = households.get(hcode)
                     if hh is None:
-                        raise NotFound(petitions.HOUSEHOLD_NOT_FOUND, code=hcode, field_key="household")
-                community_code, grid_code = self._place(
-                    self.op,
-                    areas,
-                    _text(merged.get("community")) or None,
-                    _text(merged.get("grid")) or None,
-                    hh,
+                        f.add(NotFound(petitions.HOUSEHOLD_NOT_FOUND, code=hcode, field_key="household"))
+                place = None
+                if not hcode or hh is not None:
+                    place = f.check("grid", self._placed, areas, merged, hh)
+                name = f.text(
+                    "reporter_name", merged.get("reporter_name"), required=False, max_len=50, word="name"
                 )
-                require_area(self.op, grid_code or community_code)
-                name = validate.text(merged.get("reporter_name"), "name", required=False, max_len=50)
-                anonymous = bool(parse_bool(merged.get("anonymous"), "anonymous"))
+                anonymous = bool(f.check("anonymous", parse_bool, merged.get("anonymous"), "anonymous"))
                 if anonymous and name:
-                    raise InvalidInput(petitions.ANONYMOUS_NAME, field_key="reporter_name")
-                phone = validate.phone(merged.get("reporter_phone"))
-                address = validate.text(merged.get("address"), "address", required=False, max_len=200) or (
+                    f.add(InvalidInput(petitions.ANONYMOUS_NAME, field_key="reporter_name"))
+                phone = f.check("reporter_phone", validate.phone, merged.get("reporter_phone"))
+                address = f.text("address", merged.get("address"), required=False, max_len=200) or (
                     hh.address if hh is not None else None
                 )
-                filed_at = _time(merged.get("filed_at"), "filed_at")
-                if filed_at is None:
+                filed_raw = merged.get("filed_at")
+                filed_at = f.check("filed_at", _time, filed_raw, "filed_at")
+                if not filed_raw:
                     if not number:  # without a number, the filing time is what finds it again
-                        raise InvalidInput(
-                            validate.REQUIRED, field=self.columns[11].label(), field_key="filed_at"
+                        f.add(
+                            InvalidInput(validate.REQUIRED, field=self.columns[11].label(), field_key="filed_at")
                         )
                     filed_at = _second(now)
-                if filed_at > now + timedelta(minutes=5):
-                    raise InvalidInput(
-                        timeutil.FUTURE_TIME, value=timeutil.fmt(filed_at), field_key="filed_at"
-                    )
+                if filed_at is not None and filed_at > now + timedelta(minutes=5):
+                    f.add(InvalidInput(timeutil.FUTURE_TIME, value=timeutil.fmt(filed_at), field_key="filed_at"))
+                f.done()
+                cat_code, cat = category
+                community_code, grid_code = place
                 values = {
                     "text": text,
                     "category": cat_code,
@@ -652,6 +667,16 @@ class PetitionsTarget(Target):
             except GridError as exc:
                 out.append(problem(r.row, exc))
         return out
+
+    def _placed(
+        self, areas: Mapping[str, Any], merged: Mapping[str, Any], household: Any
+    ) -> tuple[str, str | None]:
+        """(community, grid) of a row, which the operator must be allowed to file in."""
+        community_code, grid_code = self._place(
+            self.op, areas, _text(merged.get("community")) or None, _text(merged.get("grid")) or None, household
+        )
+        require_area(self.op, grid_code or community_code)
+        return community_code, grid_code
 
     @staticmethod
     def _place(

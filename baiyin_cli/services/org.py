@@ -159,17 +159,10 @@ def prepare_area(
     from baiyin_cli.models import Area
 
     code = str(values.get("code") or "").strip()
-    level = values.get("level")
-    if level not in (None, ""):
-        lvl = level_of(str(level))
-    else:
-        lvl = next((lv for lv in LEVEL_ORDER if LEVEL_CODE_LENGTH[lv] == len(code)), None)
-        if lvl is None:
-            raise InvalidInput(AREA_CODE_LENGTH, code=code, field_key="code")
-    name = validate.text(values.get("name"), "name", max_len=100) or ""
-    length = LEVEL_CODE_LENGTH[lvl]
-    if len(code) != length or not code.isdigit():
-        raise InvalidInput(AREA_BAD_CODE, level=_label(lvl), length=length, code=code, field_key="code")
+    f = validate.Fields()  # the code's and the name's refusals both named
+    lvl = f.check("code", _level_of_code, code, values.get("level"))
+    name = f.text("name", values.get("name"), max_len=100) or ""
+    f.done()
     parent = str(values.get("parent") or "").strip() or None
     idx = LEVEL_ORDER.index(lvl)
     if idx == 0:
@@ -194,6 +187,21 @@ def prepare_area(
     if not code.startswith(parent_code):
         raise InvalidInput(AREA_PARENT_PREFIX, code=code, parent=parent_code, field_key="code")
     return {"code": code, "name": name, "level": lvl.value, "parent_code": parent_code}
+
+
+def _level_of_code(code: str, level: Any) -> AreaLevel:
+    """The level of an area code: the one given (which the code's length must fit), or its length's."""
+    if level not in (None, ""):
+        lvl = level_of(str(level))
+    else:
+        found = next((lv for lv in LEVEL_ORDER if LEVEL_CODE_LENGTH[lv] == len(code)), None)
+        if found is None:
+            raise InvalidInput(AREA_CODE_LENGTH, code=code, field_key="code")
+        lvl = found
+    length = LEVEL_CODE_LENGTH[lvl]
+    if len(code) != length or not code.isdigit():
+        raise InvalidInput(AREA_BAD_CODE, level=_label(lvl), length=length, code=code, field_key="code")
+    return lvl
 
 
 def require_manage_area(op: Operator | None, level: str, parent_code: str | None) -> Operator:
@@ -490,17 +498,25 @@ def prepare_worker(
     """One worker's fields, validated and normalised: username, name, phone, role, kind, area_code,
     dept_code. The rules of `worker add`, for one row of an import too; access and "already
     exists" are the caller's to check."""
-    username = validate.username(str(values.get("username") or ""))
-    name = validate.text(values.get("name"), "name", max_len=50) or ""
-    phone = validate.phone(values.get("phone"))
+    f = validate.Fields()  # every refused field is named (InvalidFields when more than one)
+    username = f.check("username", validate.username, str(values.get("username") or ""))
+    name = f.text("name", values.get("name"), max_len=50) or ""
+    phone = f.check("phone", validate.phone, values.get("phone"))
     role_raw = values.get("role")
+    r = None
     if role_raw in (None, ""):
-        raise InvalidInput(validate.REQUIRED, field=validate.field_name("role"), field_key="role")
-    r = _role_of(str(role_raw))
-    kind, area, dept = _check_role_fields(
-        session, r, values.get("kind") or None, values.get("area") or None, values.get("dept") or None,
-        areas=areas, depts=depts,
-    )
+        f.add(InvalidInput(validate.REQUIRED, field=validate.field_name("role"), field_key="role"))
+    else:
+        r = f.check("role", _role_of, str(role_raw))
+    kind = area = dept = None
+    if r is not None:
+        kind, area, dept = f.check(
+            "area", _check_role_fields,
+            session, r, values.get("kind") or None, values.get("area") or None, values.get("dept") or None,
+            areas=areas, depts=depts,
+        ) or (None, None, None)
+    f.done()
+    assert r is not None
     return {
         "username": username, "name": name, "phone": phone, "role": r.value, "kind": kind,
         "area_code": area, "dept_code": dept,

@@ -13,7 +13,7 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
-from baiyin_cli.errors import GridError, InvalidFields, InvalidInput, NotFound
+from baiyin_cli.errors import GridError, InvalidFields, InvalidInput
 from baiyin_cli.i18n import M, Message
 
 REQUIRED = M("field.required", "{field}不能为空", "{field} is required")
@@ -99,15 +99,18 @@ class Fields:
         """fn(*args, **kwargs), or None when it refuses (the refusal kept, about field `key`)."""
         try:
             return fn(*args, **kwargs)
-        except (InvalidInput, NotFound) as exc:
+        except GridError as exc:
             exc.args_.setdefault("field_key", key)
             self.errors.append(exc)
             return None
 
-    def text(self, key: str, value: str | None, *, required: bool = True, max_len: int = 200) -> str | None:
-        """`text` of field `key`; its label is looked up only when the value is refused."""
+    def text(
+        self, key: str, value: str | None, *, required: bool = True, max_len: int = 200, word: str | None = None
+    ) -> str | None:
+        """`text` of field `key`; its label is looked up only when the value is refused (`word`:
+        the field key whose label messages use, when it is not `key`'s)."""
         try:
-            return text(value, key, required=required, max_len=max_len)
+            return text(value, word or key, required=required, max_len=max_len)
         except InvalidInput as exc:
             if self._label is not None:
                 exc.args_["field"] = self._label(key)

@@ -39,6 +39,7 @@ COMPOUND_SURNAMES: dict[str, list[str]] = {
 }
 
 _NAME_SEPARATORS = re.compile(r"[\s·•.\-'’]+")
+_SYLLABLE = re.compile(r"[a-z0-9]+")
 
 
 def _syllables(name: str) -> list[str]:
@@ -86,7 +87,7 @@ def name_keys(name: str) -> tuple[str, str]:
 
     张三 -> ("zhangsan", "zs"); 阿依古丽·买买提 -> ("ayiguli...", "aygl..."); Latin names kept."""
     cleaned = _NAME_SEPARATORS.sub(" ", unicodedata.normalize("NFKC", name or "")).strip()
-    syl = [s for s in _syllables(cleaned) if re.fullmatch(r"[a-z0-9]+", s)] if cleaned else []
+    syl = [s for s in _syllables(cleaned) if _SYLLABLE.fullmatch(s)] if cleaned else []
     if not syl:
         return "", ""
     return "".join(syl)[:200], "".join(s[0] for s in syl)[:50]

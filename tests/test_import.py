@@ -191,6 +191,9 @@ def test_a_row_with_several_bad_cells_names_each_of_them(grid, city, db_url, tmp
         ("备注", "field.too_long"),
     ]
     assert [(e["column"], e["code"]) for e in errors[3]] == [("与户主关系", "field.required")]
+    # 子女 needs the sex an ID number gives: with the ID refused, that is not a second error.
+    child = write_csv(tmp_path / "子女.csv", [header, ["H001", "张小二", bad_checksum(SON_ID), "", "子女", "", ""]])
+    assert [e["code"] for e in imp(grid, "residents", child, expect=1)["errors"]] == ["id_number.checksum"]
     assert errors[2][1]["value"].count("*") == 8  # still masked
     sheet = read_xlsx(errors_file)
     why = sheet[1][-1]
@@ -222,9 +225,11 @@ def test_several_bad_cells_of_visits_petitions_workers_and_areas(grid, city, db_
             ["网格员", "户编号", "走访类型", "开始时间", "时长（分钟）", "记录"],
             ["nobody", "H999", "串门", "昨天", "0", "x" * 2001],
             ["wg11", "H001", "household", "2099-01-01 08:00", "20", ""],  # one: in the future
+            ["wg11", "H001", "household", "2099-01-02 08:00", "0", ""],  # in the future and no minutes
         ],
     )
     r = by_row(imp(grid, "visits", visits, expect=1))
+    assert [e["code"] for e in r[4]] == ["visit.bad_minutes", "visit.in_future"]
     assert [(e["field"], e["code"]) for e in r[2]] == [
         ("kind", "visit.bad_kind"),
         ("minutes", "visit.bad_minutes"),
@@ -243,6 +248,16 @@ def test_several_bad_cells_of_visits_petitions_workers_and_areas(grid, city, db_
         ],
     )
     r = by_row(imp(grid, "petitions", petitions, expect=1))
+    nowhere = write_csv(
+        tmp_path / "诉求2.csv",
+        [
+            ["反映渠道", "诉求类别", "诉求内容", "网格", "户编号", "受理时间"],
+            ["来电", "投诉", "路灯不亮", "620402001009009", "H999", "2025-06-02 09:00"],
+        ],
+    )
+    assert [(e["field"], e["code"]) for e in imp(grid, "petitions", nowhere, expect=1)["errors"]] == [
+        ("household", "petition.household_not_found"), ("grid", "area.not_found")
+    ]
     assert [(e["field"], e["code"]) for e in r[2]] == [
         ("text", "field.required"),
         ("category", "petition.bad_category"),
@@ -257,9 +272,16 @@ def test_several_bad_cells_of_visits_petitions_workers_and_areas(grid, city, db_
     )
     r = by_row(imp(grid, "workers", workers, expect=1))
     assert [e["field"] for e in r[1]] == ["username", "name", "phone", "area"]
-    areas = write_jsonl(tmp_path / "a.jsonl", [{"code": "62040200X", "name": ""}])
+    areas = write_jsonl(tmp_path / "a.jsonl", [{"code": "62040200X", "name": ""}, {"code": "620402009001"}])
     r = by_row(imp(grid, "areas", areas, expect=1))
-    assert [(e["field"], e["code"]) for e in r[1]] == [("code", "area.bad_code"), ("name", "field.required")]
+    assert [(e["field"], e["code"]) for e in r[2]] == [("name", "field.required"), ("parent", "area.parent_missing")]
+    assert [(e["field"], e["code"]) for e in r[1]] == [("name", "field.required"), ("code", "area.bad_code")]
+    # Single commands still say the first refusal, in the order they always checked.
+    out = grid(*A, "household", "add", "--grid", G11, "--address", "人民路99号", "--type", "别墅",
+               "--note", "x" * 1001, expect=1)
+    assert "备注" in out.stderr and out.stderr.count("\n") == 1
+    out = grid(*A, "area", "add", "6204020010", "", "--level", "community", expect=1)
+    assert "名称" in out.stderr and out.stderr.count("\n") == 1
     assert snapshot(db_url) == before
 
 

@@ -277,18 +277,17 @@ class VisitsTarget(Target):
                 merged: dict[str, Any] = dict(current or {})
                 merged.update(r.values)
                 unmask(merged, current, self.columns)
-                # Every refused cell of the row is named (validate.Fields), in the order
-                # `visit log` checks them.
+                # Every refused cell of the row is named (validate.Fields).
                 f = validate.Fields()
                 kind = f.check("kind", lambda: visits.kind_of(_pair_code(visits.KINDS, merged.get("kind"))))
                 mins = f.check("minutes", self._minutes, merged.get("minutes"))
                 start = f.check("started_at", self._start, merged.get("started_at"))
                 w = f.check("worker", self._worker, workers, merged.get("worker"))
-                if start is not None and mins is not None:
+                if start is not None and start > now + visits.CLOCK_SLACK:
+                    f.add(InvalidInput(visits.IN_FUTURE, value=timeutil.fmt(start), field_key="started_at"))
+                elif start is not None and mins is not None:
                     end = start + timedelta(minutes=mins)
-                    if start > now + visits.CLOCK_SLACK:
-                        f.add(InvalidInput(visits.IN_FUTURE, value=timeutil.fmt(start), field_key="started_at"))
-                    elif end > now + visits.CLOCK_SLACK:
+                    if end > now + visits.CLOCK_SLACK:
                         f.add(
                             InvalidInput(
                                 visits.ENDS_IN_FUTURE,
@@ -593,9 +592,12 @@ class PetitionsTarget(Target):
                     hh = households.get(hcode)
                     if hh is None:
                         f.add(NotFound(petitions.HOUSEHOLD_NOT_FOUND, code=hcode, field_key="household"))
+                # The place: from the grid or community cells, else the household's (when it was found).
+                place_key = next((k for k in ("grid", "community") if _text(merged.get(k))), None)
                 place = None
-                if not hcode or hh is not None:
-                    place = f.check("grid", self._placed, areas, merged, hh)
+                if place_key is not None or not hcode or hh is not None:
+                    place = f.check(place_key or ("household" if hh is not None else None), self._placed,
+                                    areas, merged, hh)
                 name = f.text(
                     "reporter_name", merged.get("reporter_name"), required=False, max_len=50, word="name"
                 )

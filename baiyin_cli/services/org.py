@@ -154,21 +154,47 @@ def prepare_area(
     level, prefetched by an importer) or else in the database. Access and "already exists"
     are the caller's to check.
     """
+    code = str(values.get("code") or "").strip()
+    f = validate.Fields()  # every refused field named (InvalidFields when more than one)
+    lvl = f.check(None, _level_of, code, values.get("level"))
+    name = f.text("name", values.get("name"), max_len=100) or ""
+    parent_code = None
+    if lvl is not None:
+        length = LEVEL_CODE_LENGTH[lvl]
+        if len(code) != length or not code.isdigit():
+            f.add(InvalidInput(AREA_BAD_CODE, level=_label(lvl), length=length, code=code, field_key="code"))
+        else:
+            parent_code = f.check(None, _parent_of, session, code, lvl, values.get("parent"), areas)
+    f.done()
+    assert lvl is not None
+    return {"code": code, "name": name, "level": lvl.value, "parent_code": parent_code}
+
+
+def _level_of(code: str, level: Any) -> AreaLevel:
+    """The level of an area code: the one given, or the one its length says."""
+    if level not in (None, ""):
+        return level_of(str(level))
+    found = next((lv for lv in LEVEL_ORDER if LEVEL_CODE_LENGTH[lv] == len(code)), None)
+    if found is None:
+        raise InvalidInput(AREA_CODE_LENGTH, code=code, field_key="code")
+    return found
+
+
+def _parent_of(
+    session: Session | None, code: str, lvl: AreaLevel, parent: Any, areas: Mapping[str, str] | None
+) -> str | None:
+    """The parent of a well-formed area code: the one given, else the code's prefix of the level
+    above; it must exist with that level (looked up in `areas`, else in the database)."""
     from sqlmodel import select
 
     from baiyin_cli.models import Area
 
-    code = str(values.get("code") or "").strip()
-    f = validate.Fields()  # the code's and the name's refusals both named
-    lvl = f.check("code", _level_of_code, code, values.get("level"))
-    name = f.text("name", values.get("name"), max_len=100) or ""
-    f.done()
-    parent = str(values.get("parent") or "").strip() or None
+    parent = str(parent or "").strip() or None
     idx = LEVEL_ORDER.index(lvl)
     if idx == 0:
         if parent:
             raise InvalidInput(AREA_DISTRICT_PARENT, field_key="parent")
-        return {"code": code, "name": name, "level": lvl.value, "parent_code": None}
+        return None
     expected = LEVEL_ORDER[idx - 1]
     parent_code = parent or code[: LEVEL_CODE_LENGTH[expected]]
     if areas is not None:
@@ -186,22 +212,7 @@ def prepare_area(
         )
     if not code.startswith(parent_code):
         raise InvalidInput(AREA_PARENT_PREFIX, code=code, parent=parent_code, field_key="code")
-    return {"code": code, "name": name, "level": lvl.value, "parent_code": parent_code}
-
-
-def _level_of_code(code: str, level: Any) -> AreaLevel:
-    """The level of an area code: the one given (which the code's length must fit), or its length's."""
-    if level not in (None, ""):
-        lvl = level_of(str(level))
-    else:
-        found = next((lv for lv in LEVEL_ORDER if LEVEL_CODE_LENGTH[lv] == len(code)), None)
-        if found is None:
-            raise InvalidInput(AREA_CODE_LENGTH, code=code, field_key="code")
-        lvl = found
-    length = LEVEL_CODE_LENGTH[lvl]
-    if len(code) != length or not code.isdigit():
-        raise InvalidInput(AREA_BAD_CODE, level=_label(lvl), length=length, code=code, field_key="code")
-    return lvl
+    return parent_code
 
 
 def require_manage_area(op: Operator | None, level: str, parent_code: str | None) -> Operator:
@@ -511,7 +522,7 @@ def prepare_worker(
     kind = area = dept = None
     if r is not None:
         kind, area, dept = f.check(
-            "area", _check_role_fields,
+            None, _check_role_fields,
             session, r, values.get("kind") or None, values.get("area") or None, values.get("dept") or None,
             areas=areas, depts=depts,
         ) or (None, None, None)

@@ -448,8 +448,8 @@ def prepare_household(session: Session | None, values: Mapping[str, Any]) -> dic
     norm = normalised_address(address, building, unit, room) if address is not None else None
     if address is not None and not norm:
         f.add(InvalidInput(validate.REQUIRED, field=field_label("address"), field_key="address"))
-    type_ = f.check("type", household_type_of, _str(_pick(values, "type")))
     note = f.text("note", _str(_pick(values, "note")), required=False, max_len=1000)
+    type_ = f.check("type", household_type_of, _str(_pick(values, "type")))
     care = f.check("care", care_tags_from, _pick(values, "care", "care_tags"))
     f.done()
     return {
@@ -515,6 +515,9 @@ def prepare_resident(session: Session | None, values: Mapping[str, Any]) -> dict
         birth, sex = typed_birth, typed_sex
     phone = f.check("phone", validate.phone, _str(_pick(values, "phone")))
     relation = f.check("relation", relation_of, _str(_pick(values, "relation")), sex)
+    if relation is None and sex is None and f.errors[-1].key == RESIDENT_CHILD_SEX.key:
+        if any(e.args_.get("field_key") in ("id_number", "sex") for e in f.errors[:-1]):
+            f.errors.pop()  # 子女 needs the sex the refused ID number or sex cell would have given
     ethnicity = f.check("ethnicity", ethnicity_of, _str(_pick(values, "ethnicity")))
     note = f.text("note", _str(_pick(values, "note")), required=False, max_len=1000)
     care = f.check("care", care_tags_from, _pick(values, "care", "care_tags"))

@@ -95,12 +95,14 @@ class Fields:
         self.errors: list[GridError] = []
         self._label = label  # a field key's label in messages, when the caller has its own words
 
-    def check(self, key: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """fn(*args, **kwargs), or None when it refuses (the refusal kept, about field `key`)."""
+    def check(self, key: str | None, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """fn(*args, **kwargs), or None when it refuses (the refusal kept, about field `key`
+        unless it names its own; None: as it names it)."""
         try:
             return fn(*args, **kwargs)
         except GridError as exc:
-            exc.args_.setdefault("field_key", key)
+            if key is not None:
+                exc.args_.setdefault("field_key", key)
             self.errors.append(exc)
             return None
 

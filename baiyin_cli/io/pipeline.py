@@ -498,7 +498,7 @@ class Importer:
                 value = bulk.mask(col.personal, value)
             if value is not None and len(value) > 60:
                 value = value[:60] + "…"
-            args = {k: v for k, v in exc.args_.items() if k != "field_key"}
+            args = _masked_args(exc.args_, col.personal if col is not None else None)
             entry = Entry(exc.message, args, row=rec.row, column=header, field=field, value=value)
             report.add_error(entry)
             text = entry.text()
@@ -518,6 +518,26 @@ class Importer:
         self.target.finish(self.session, self.op)
         bulk.record_import(self.session, self.op, self.target, report.to_dict("en"), occurred_at=self.at)
         report.committed = True
+
+
+# Message arguments that hold a person's name wherever they appear (the registry's messages name
+# the resident a row collides with), and those that repeat the refused cell's own value.
+_NAME_ARGS = ("name",)
+_VALUE_ARGS = ("value", "typed")
+
+
+def _masked_args(args: dict[str, Any], personal: str | None) -> dict[str, Any]:
+    """A refusal's message arguments as an import report shows them: masked like its values are.
+    Validators mask ID numbers and phones themselves; names, dates and notes are masked here."""
+    out = {k: v for k, v in args.items() if k != "field_key"}
+    for k in _NAME_ARGS:
+        if isinstance(out.get(k), str):
+            out[k] = bulk.mask("name", out[k])
+    if personal in ("name", "date", "note"):
+        for k in _VALUE_ARGS:
+            if isinstance(out.get(k), str):
+                out[k] = bulk.mask(personal, out[k])
+    return out
 
 
 def run_import(

@@ -241,6 +241,7 @@ def test_several_bad_cells_of_visits_petitions_workers_and_areas(grid, city, db_
         ("note", "field.too_long"),
     ]
     assert [e["code"] for e in r[3]] == ["visit.in_future"]
+    assert r[2][2]["message"] == "开始时间不是有效的时间：昨天"  # the column's name, not the field key
 
     petitions = write_csv(
         tmp_path / "诉求.csv",

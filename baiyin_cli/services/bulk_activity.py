@@ -69,13 +69,14 @@ def _second(dt: datetime | None) -> datetime | None:
     return timeutil.ensure_utc(dt).replace(microsecond=0) if dt is not None else None
 
 
-def _time(value: str | None, column: str) -> datetime | None:
+def _time(value: str | None, column: str, label: str | None = None) -> datetime | None:
+    """A time cell of field `column` (None when empty); its refusal names the column by `label`."""
     if not value:
         return None
     try:
         return _second(timeutil.parse_time(value))
     except GridError:
-        raise InvalidInput(BAD_TIME_CELL, column=column, value=value[:30], field_key=column) from None
+        raise InvalidInput(BAD_TIME_CELL, column=label or column, value=value[:30], field_key=column) from None
 
 
 def _pair_label(pairs: Mapping[str, tuple[str, str]]) -> Any:
@@ -189,7 +190,7 @@ class VisitsTarget(Target):
         return mins
 
     def _start(self, value: Any) -> datetime:
-        start = _time(value, "started_at")
+        start = _time(value, "started_at", self.columns[4].label())
         if start is None:
             raise InvalidInput(validate.REQUIRED, field=self.columns[4].label(), field_key="started_at")
         return start
@@ -609,7 +610,7 @@ class PetitionsTarget(Target):
                     hh.address if hh is not None else None
                 )
                 filed_raw = merged.get("filed_at")
-                filed_at = f.check("filed_at", _time, filed_raw, "filed_at")
+                filed_at = f.check("filed_at", _time, filed_raw, "filed_at", self.columns[11].label())
                 if not filed_raw:
                     if not number:  # without a number, the filing time is what finds it again
                         f.add(

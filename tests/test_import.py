@@ -288,6 +288,20 @@ def test_several_bad_cells_of_visits_petitions_workers_and_areas(grid, city, db_
     assert snapshot(db_url) == before
 
 
+def test_a_new_visit_to_an_archived_household_is_named_with_the_rows_other_bad_cells(grid, city, tmp_path):
+    _households(grid, tmp_path)
+    grid(*A, "household", "archive", "H002", "--reason", "整户迁出")
+    visits = write_csv(
+        tmp_path / "走访.csv",
+        [["网格员", "户编号", "走访类型", "开始时间", "时长（分钟）", "记录"],
+         ["wg11", "H002", "household", "2025-06-02 09:00", "30", "x" * 2001]],
+    )
+    r = imp(grid, "visits", visits, expect=1)
+    assert [(e["field"], e["code"]) for e in r["errors"]] == [
+        ("note", "field.too_long"), ("household", "visit.household_archived")
+    ]
+
+
 # ---------------------------------------------------------------- XLSX written by openpyxl
 
 

@@ -319,6 +319,10 @@ class VisitsTarget(Target):
                 elif kind == "household":
                     f.add(InvalidInput(visits.NEEDS_HOUSEHOLD, field_key="household"))
                 note = f.text("note", merged.get("note"), required=False, max_len=2000)
+                if cur is None and w is not None and start is not None:
+                    cur = at_start.get((w.username, start))
+                    if cur is None and h is not None and h.archived_at is not None:  # a new visit
+                        f.add(InvalidInput(visits.HOUSEHOLD_ARCHIVED, code=h.code, field_key="household"))
                 f.done()
                 values = {
                     "worker": w.username,
@@ -330,11 +334,7 @@ class VisitsTarget(Target):
                     "note": note,
                 }
                 if cur is None:
-                    cur = at_start.get((w.username, start))
-                if cur is None:
                     self.decide(f"{w.username} {timeutil.fmt(start)}", False)
-                    if h is not None and h.archived_at is not None:
-                        raise InvalidInput(visits.HOUSEHOLD_ARCHIVED, code=h.code, field_key="household")
                     out.append(Plan(r.row, "create", f"{w.username} {timeutil.iso(start)}", values))
                     continue
                 self.decide(f"#{cur.id}", True)

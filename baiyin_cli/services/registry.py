@@ -40,7 +40,6 @@ from baiyin_cli.services.registry_keys import (
     address_keys,
     full_address,
     name_keys,
-    normalise_address,
     normalised_address,
 )
 

@@ -39,6 +39,7 @@ from baiyin_cli.services.bulk import (
     unmask,
     update_rows,
 )
+from baiyin_cli.services.registry_keys import normalised_address
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -68,13 +69,6 @@ RESIDENT_HEAD_REJECTED = M(
 
 def _text(value: Any) -> str:
     return unicodedata.normalize("NFKC", str(value or "")).strip()
-
-
-def _normalised(address: str, building: str | None, unit: str | None, room: str | None) -> str:
-    """The registry's normal form of an address (remembered: the row is prepared after)."""
-    from baiyin_cli.services.registry_keys import normalised_address
-
-    return normalised_address(address, building, unit, room)
 
 
 def _care_show(codes: Any) -> str:
@@ -182,7 +176,7 @@ class HouseholdsTarget(Target):
         grid, address = _text(values.get("grid")), _text(values.get("address"))
         if grid and address:
             parts = tuple(_text(values.get(k)).replace(" ", "") or None for k in ("building", "unit", "room"))
-            norm = _normalised(address, *parts)
+            norm = normalised_address(address, *parts)
             if norm:
                 out.append(("address", f"{grid} {norm}"))
         return out

@@ -13,6 +13,7 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
+from baiyin_cli import timeutil
 from baiyin_cli.errors import GridError, InvalidFields, InvalidInput
 from baiyin_cli.i18n import M, Message
 
@@ -232,7 +233,7 @@ def id_number(value: str) -> IdInfo:
         birth = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
         raise _bad_id(BAD_ID_BIRTH, raw) from None
-    if birth.year < 1880 or birth > _today():
+    if birth.year < 1880 or birth > timeutil.today():
         raise _bad_id(BAD_ID_BIRTH, raw)
     if not _known_region(number[:6]):
         raise _bad_id(BAD_ID_REGION, raw)
@@ -244,12 +245,6 @@ def _bad_id(message: Message, raw: str) -> InvalidInput:
     from baiyin_cli.services.privacy import mask_id
 
     return InvalidInput(message, value=mask_id(raw) if len(raw) == 18 else raw[:4] + "…")
-
-
-def _today() -> date:
-    from baiyin_cli.timeutil import today
-
-    return today()
 
 
 @lru_cache(maxsize=4096)

@@ -404,6 +404,23 @@ def test_state_errors_say_what_is_allowed(grid, city, now):
     assert v == 2  # failed commands changed nothing
 
 
+def test_empty_details_are_named_in_the_operators_language(grid, city, now):
+    """Regression: a blank --result or --outcome was refused as "result不能为空" and "contact
+    needs outcome": the detail's key, not its name, even in Chinese."""
+    n = file(grid)["number"]
+    grid("--as", "sec1", "petition", "assign", n, "--to", "wg11")
+    r = grid("--as", "wg11", "petition", "contact", n, "--how", "phone", "--outcome", "", expect=1)
+    assert r.stderr.strip() == "grid: 错误：回访需要填写沟通结果"
+    r = grid("--lang", "en", "--as", "wg11", "petition", "contact", n, "--how", "phone", "--outcome", "", expect=1)
+    assert "needs Outcome" in r.stderr and "outcome" not in r.stderr
+    grid("--as", "wg11", "petition", "contact", n, "--how", "phone", "--outcome", "已联系")
+    r = grid("--as", "wg11", "petition", "resolve", n, "--result", "   ", expect=1)
+    assert r.stderr.strip() == "grid: 错误：办理结果不能为空"
+    r = grid("--lang", "en", "--as", "wg11", "petition", "resolve", n, "--result", "   ", expect=1)
+    assert r.stderr.strip() == "grid: error: Result is required"
+    assert show(grid, n)["status"] == "contacted"  # nothing was written
+
+
 def test_roles(grid, city, now):
     n = file(grid)["number"]
     r = grid("--as", "wg11", "petition", "assign", n, "--to", "wg11", expect=4)

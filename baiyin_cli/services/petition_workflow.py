@@ -229,7 +229,7 @@ BAD_RATING = M(
     "评价无效：{value}（可选 satisfied 满意 / basically_satisfied 基本满意 / unsatisfied 不满意）",
     "Invalid rating: {value} (satisfied / basically_satisfied / unsatisfied)",
 )
-MISSING_DETAIL = M("petition.missing_detail", "{event}需要填写 {field}", "{event} needs {field}")
+MISSING_DETAIL = M("petition.missing_detail", "{event}需要填写{field}", "{event} needs {field}")
 CHANGED = M(
     "petition.changed",
     "诉求 {number} 已被 {who} 于 {when} 修改（版本 {version}），请重新查看后再操作",
@@ -441,7 +441,9 @@ def check(op: Operator | None, p: Any, event: str, data: Mapping[str, Any], at: 
         if _guard_ok(t.guard, f, at):
             missing = [n for n in t.needs if data.get(n) in (None, "")]
             if missing:
-                raise InvalidInput(MISSING_DETAIL, event=event_label(event), field=missing[0])
+                from baiyin_cli.services.validate import field_name
+
+                raise InvalidInput(MISSING_DETAIL, event=event_label(event), field=field_name(missing[0]))
             return t
     t = mine[0]
     if t.guard == "unrated":

@@ -59,6 +59,16 @@ _FIELD_LABELS: dict[str, tuple[str, str]] = {
     "comment": ("评价意见", "Comment"),
     "phone": ("联系电话", "Phone"),
     "role": ("角色", "Role"),
+    # details of petition events (services/petition_workflow.py Transition.needs)
+    "to": ("网格员", "Grid worker"),
+    "how": ("方式", "How"),
+    "outcome": ("沟通结果", "Outcome"),
+    "dept": ("部门", "Department"),
+    "result": ("办理结果", "Result"),
+    "rating": ("评价", "Rating"),
+    "into": ("保留的诉求编号", "Petition to keep"),
+    "visit_id": ("走访记录", "Visit"),
+    "from": ("诉求编号", "Petition"),
 }
 
 

@@ -275,6 +275,24 @@ def test_several_bad_cells_of_visits_petitions_workers_and_areas(grid, city, db_
     )
     r = by_row(imp(grid, "workers", workers, expect=1))
     assert [e["field"] for e in r[1]] == ["username", "name", "phone", "area"]
+    # A role's kind, area and department are each named, and the active cell with them.
+    workers = write_jsonl(
+        tmp_path / "w2.jsonl",
+        [
+            {"username": "wgx", "name": "王五", "role": "grid_worker", "kind": "兼职临时工", "area": "620402001009009",
+             "dept": "nodept", "active": "也许"},
+            {"username": "bm1", "name": "李四", "role": "department", "kind": "full_time", "active": "是"},
+        ],
+    )
+    r = by_row(imp(grid, "workers", workers, expect=1))
+    assert [(e["field"], e["code"]) for e in r[1]] == [
+        ("kind", "worker.bad_kind"), ("area", "area.not_found"), ("dept", "dept.not_found"),
+        ("active", "import.bad_bool"),
+    ]
+    assert [(e["field"], e["code"]) for e in r[2]] == [("kind", "worker.kind_grid_only"), ("dept", "worker.needs_dept")]
+    out = grid(*A, "worker", "add", "-u", "wgx", "--name", "王五", "--role", "grid_worker", "--kind", "临时",
+               "--area", "620402001009009", "--dept", "nodept", expect=1)
+    assert "网格员类型无效" in out.stderr and out.stderr.count("\n") == 1  # the first, as always
     areas = write_jsonl(tmp_path / "a.jsonl", [{"code": "62040200X", "name": ""}, {"code": "620402009001"}])
     r = by_row(imp(grid, "areas", areas, expect=1))
     assert [(e["field"], e["code"]) for e in r[2]] == [("name", "field.required"), ("parent", "area.parent_missing")]

@@ -764,7 +764,7 @@ class WorkersTarget(Target):
 
     def plan(self, session: Session, op: Operator | None, rows: list[Row]) -> list[Plan | Problem]:
         from baiyin_cli.models import Area, Worker
-        from baiyin_cli.services import org
+        from baiyin_cli.services import org, validate
 
         existing = fetch(
             session, Worker.__table__, "username", ((r.values.get("username") or "").strip() for r in rows)
@@ -803,8 +803,10 @@ class WorkersTarget(Target):
                         new=merged["role"],
                         field_key="role",
                     )
-                p = org.prepare_worker(None, merged, areas=levels, depts=self.depts)
-                active = parse_bool(merged.get("active"), "active")
+                f = validate.Fields()  # the active cell is named with the row's other bad cells
+                p = f.check(None, org.prepare_worker, None, merged, areas=levels, depts=self.depts)
+                active = f.check("active", parse_bool, merged.get("active"), "active")
+                f.done()
                 p["active"] = True if active is None else active
                 if cur is None:
                     org.require_manage_worker(op, p["role"], p["area_code"])

@@ -442,45 +442,66 @@ def _check_role_fields(
     depts: Container[str] | None = None,
 ) -> tuple[str | None, str | None, str | None]:
     """Kind, area and department as the role needs them. Areas and departments are looked up
-    in `areas` (code -> level) and `depts` when an importer prefetched them, else in the database."""
+    in `areas` (code -> level) and `depts` when an importer prefetched them, else in the database.
+    Each of the three is checked on its own: every one refused is named (InvalidFields)."""
+    f = validate.Fields()
+    kind = f.check("kind", _role_kind, role, kind)
+    area = f.check("area", _role_area, session, role, area, areas)
+    dept = f.check("dept", _role_dept, session, role, dept, depts)
+    f.done()
+    return kind, area, dept
+
+
+def _role_kind(role: Role, kind: str | None) -> str | None:
     if kind and role != Role.grid_worker:
         raise InvalidInput(WORKER_KIND_ONLY_GRID, field_key="kind")
-    if role == Role.grid_worker:
-        try:
-            kind = WorkerKind(kind or "full_time").value
-        except ValueError:
-            raise InvalidInput(
-                WORKER_BAD_KIND, value=kind, choices="/".join(k.value for k in WorkerKind), field_key="kind"
-            ) from None
+    if role != Role.grid_worker:
+        return kind
+    try:
+        return WorkerKind(kind or "full_time").value
+    except ValueError:
+        raise InvalidInput(
+            WORKER_BAD_KIND, value=kind, choices="/".join(k.value for k in WorkerKind), field_key="kind"
+        ) from None
+
+
+def _role_area(
+    session: Session | None, role: Role, area: str | None, areas: Mapping[str, str] | None
+) -> str | None:
     need = ROLE_LEVEL.get(role)
     if need is not None and not area:
         raise InvalidInput(WORKER_NEEDS_AREA, role=_role_label(role), level=_label(need), field_key="area")
-    if area:
-        area = area.strip()
-        if areas is not None:
-            level = areas.get(area)
-            if level is None:
-                raise NotFound(AREA_NOT_FOUND, code=area, field_key="area")
-        else:
-            assert session is not None
-            a = get_area(session, area)
-            area, level = a.code, a.level
-        if need is not None and level != need.value:
-            raise InvalidInput(
-                WORKER_AREA_LEVEL, role=_role_label(role), level=_label(need), area=area, actual=_label(level),
-                field_key="area",
-            )
+    if not area:
+        return area
+    area = area.strip()
+    if areas is not None:
+        level = areas.get(area)
+        if level is None:
+            raise NotFound(AREA_NOT_FOUND, code=area, field_key="area")
+    else:
+        assert session is not None
+        a = get_area(session, area)
+        area, level = a.code, a.level
+    if need is not None and level != need.value:
+        raise InvalidInput(
+            WORKER_AREA_LEVEL, role=_role_label(role), level=_label(need), area=area, actual=_label(level),
+            field_key="area",
+        )
+    return area
+
+
+def _role_dept(session: Session | None, role: Role, dept: str | None, depts: Container[str] | None) -> str | None:
     if role == Role.department and not dept:
         raise InvalidInput(WORKER_NEEDS_DEPT, field_key="dept")
-    if dept:
-        dept = dept.strip()
-        if depts is not None:
-            if dept not in depts:
-                raise NotFound(DEPT_NOT_FOUND, code=dept, field_key="dept")
-        else:
-            assert session is not None
-            dept = get_dept(session, dept).code
-    return kind, area, dept
+    if not dept:
+        return dept
+    dept = dept.strip()
+    if depts is not None:
+        if dept not in depts:
+            raise NotFound(DEPT_NOT_FOUND, code=dept, field_key="dept")
+        return dept
+    assert session is not None
+    return get_dept(session, dept).code
 
 
 def _role_of(value: str) -> Role:

@@ -111,6 +111,9 @@ class Fields:
         unless it names its own; None: as it names it)."""
         try:
             return fn(*args, **kwargs)
+        except InvalidFields as exc:  # a check of several fields: each of its refusals, as they are
+            self.errors.extend(exc.errors)
+            return None
         except GridError as exc:
             if key is not None:
                 exc.args_.setdefault("field_key", key)

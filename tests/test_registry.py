@@ -188,6 +188,16 @@ def test_resident_field_refusals(grid, city, args, fragment):
     assert fragment in r.stderr
 
 
+def test_english_refusals_begin_with_a_capital(grid, city):
+    """Regression: an English refusal led by a field's label read "relation is required"."""
+    h = household(grid, G11, "人民路1号")
+    r = grid("--lang", "en", *A, "resident", "add", "--household", h["code"], "--name", "周七", "--relation", " ",
+             expect=1)
+    assert r.stderr.strip() == "grid: error: Relation is required"
+    r = grid("--lang", "en", *A, "household", "add", "--grid", G11, "--address", "x" * 201, expect=1)
+    assert r.stderr.strip() == "grid: error: Address is too long (at most 200 characters)"
+
+
 def test_household_refusals(grid, city):
     assert "网格" in household(grid, "6204", "x", expect=1).stderr
     grid(*A, "household", "add", "--grid", "620402009009009", "--address", "x", expect=3)

@@ -41,9 +41,12 @@ def t(message: Message, lang: str | None = None, **args: Any) -> str:
     text = message.text(lang)
     if args:
         try:
-            return text.format(**args)
+            out = text.format(**args)
         except (KeyError, IndexError, ValueError):
             return text
+        if text.startswith("{field}") and (lang or get_lang()) == "en":
+            out = out[:1].upper() + out[1:]  # "note is required" -> "Note is required"
+        return out
     return text
 
 

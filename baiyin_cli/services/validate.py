@@ -225,10 +225,11 @@ class IdInfo:
 def id_number(value: str) -> IdInfo:
     """公民身份号码 (GB 11643): length, MOD 11-2 check digit, birth date, known region.
 
-    python-stdnum checks format, check digit and date. Its region check also requires the
-    region code to have existed in the birth year, which rejects every Baiyin resident born
-    before 1985 (620402 dates from 1985): the code is where the number was issued, so we
-    check the prefix against the set of known codes without that year rule.
+    python-stdnum compacts what people type and computes the check digit. Format, birth date
+    and region are checked here, in that order, each with its own message: stdnum's region
+    check also requires the region code to have existed in the birth year, which rejects every
+    Baiyin resident born before 1985 (620402 dates from 1985), but the code is where the number
+    was issued, so the prefix is checked against the set of known codes without that year rule.
     """
     from stdnum.cn import ric
 

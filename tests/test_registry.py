@@ -440,7 +440,7 @@ def test_search_uses_indexes(grid, db_url, backend, family):
             assert "ix_resident_pinyin" in plan
             keys = " ".join(str(r) for r in c.execute(text(
                 "EXPLAIN QUERY PLAN SELECT household_id FROM household_address_key WHERE key >= '人民' AND key < '人氒'")))
-            assert "ix_household_address_key_key" in keys or "pk_household_address_key" in keys
+            assert "USING PRIMARY KEY (key>? AND key<?)" in keys, keys
         else:
             c.execute(text("SET enable_seqscan = off"))
             plan = " ".join(r[0] for r in c.execute(text("EXPLAIN " + sql)))
@@ -653,3 +653,78 @@ def test_name_readings_are_pypinyins_own():
     texts += rng.sample(sorted(PHRASES_DICT), 3000) + ["长乐", "重庆", "银行长", "乐乐", "阿依古丽", "Anna", "王a伟", "㐀㐁"]
     for t in texts:
         assert _reading.__wrapped__(t) == tuple(lazy_pinyin(t, style=Style.NORMAL, errors=lambda s: s.split())), t
+
+
+# ---------------------------------------------------------------- the address key table (migration 0005)
+
+
+def _stored_keys(db_url: str) -> tuple[set[tuple[int, str]], set[tuple[int, str]]]:
+    """(the rows of household_address_key, the keys every household's address makes)."""
+    from sqlalchemy import create_engine, text
+
+    from baiyin_cli.services.registry_keys import address_keys
+
+    eng = create_engine(db_url)
+    with eng.connect() as c:
+        stored = {(h, k) for h, k in c.execute(text("SELECT household_id, key FROM household_address_key"))}
+        made = {(h, k) for h, norm in c.execute(text("SELECT id, address_norm FROM household")) for k in address_keys(norm)}
+    eng.dispose()
+    return stored, made
+
+
+def test_address_keys_follow_every_address_change_and_survive_migration_0005(grid, family, db_url, backend, tmp_path):
+    """The key table is (key, household_id) alone (WITHOUT ROWID on SQLite, no foreign key): a
+    household's old keys are found from its old address. After an edit, an import that moves
+    households and a migration down to 0004 and up again, the table holds exactly the keys of
+    every current address, and searches find the new addresses and not the old ones."""
+    from alembic import command
+    from sqlalchemy import create_engine, inspect, text
+
+    from baiyin_cli import migrations, store
+    from tests.importing import write_csv
+
+    h = family["household"]
+    other = household(grid, G12, "工农路7号", "--building", "2")
+    grid(*A, "household", "edit", h["code"], "--address", "人民路88号", "--building", "", "--unit", "", "--room", "")
+    moved = write_csv(tmp_path / "moved.csv", [["户编号", "网格", "地址", "楼栋"], [other["code"], G12, "纺织路3号", "5"]])
+    assert grid(*A, "import", "households", str(moved), "--json").json()["updated"] == 1
+    stored, made = _stored_keys(db_url)
+    assert stored == made and len(stored) == 12  # 人民路88号: 5 keys; 纺织路3号5栋: 7
+
+    def found(text_: str) -> list[str]:
+        return [r["code"] for r in grid(*A, "household", "list", "--address", text_, "--json").json()]
+
+    assert found("人民路88") == [h["code"]] and found("人民路12") == [] and found("501") == []
+    assert found("纺织路3号5") == [other["code"]] and found("工农路") == []
+
+    store.dispose_all()
+    eng = create_engine(db_url)
+    command.downgrade(migrations.alembic_config(eng), "0004")
+    with eng.connect() as c:
+        fks = inspect(c).get_foreign_keys("household_address_key")
+        assert [fk["referred_table"] for fk in fks] == ["household"]
+        assert inspect(c).get_pk_constraint("household_address_key")["constrained_columns"] == ["household_id", "key"]
+    eng.dispose()
+    assert _stored_keys(db_url) == (made, made)
+    r = grid("db", "migrate", "--json").json()
+    assert (r["before"], r["revision"]) == ("0004", "0005")
+    eng = create_engine(db_url)
+    with eng.connect() as c:
+        assert inspect(c).get_foreign_keys("household_address_key") == []
+        assert inspect(c).get_pk_constraint("household_address_key")["constrained_columns"] == ["key", "household_id"]
+        assert [i["name"] for i in inspect(c).get_indexes("household_address_key")] == []
+        if backend == "sqlite":
+            sql = c.execute(text("SELECT sql FROM sqlite_master WHERE name = 'household_address_key'")).scalar()
+            assert sql.rstrip().endswith("WITHOUT ROWID")
+    eng.dispose()
+    assert _stored_keys(db_url) == (made, made)
+    assert found("人民路88") == [h["code"]] and found("纺织路3号") == [other["code"]]
+    # No foreign key any more: `grid db check` makes its check.
+    assert grid("db", "check", "--json").json()["ok"]
+    eng = create_engine(db_url)
+    with eng.begin() as c:
+        c.execute(text("INSERT INTO household_address_key (household_id, key) VALUES (999999, '孤')"))
+    eng.dispose()
+    r = grid("db", "check", "--json", expect=1)
+    assert r.json()["problems"] == ["household_address_key: 1 rows without a household"]
+    assert r.stderr.strip() == "grid: 错误：数据库检查未通过：household_address_key: 1 rows without a household"

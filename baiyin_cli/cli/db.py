@@ -37,7 +37,9 @@ def build() -> typer.Typer:
                 ]
             )
         if not r["ok"]:
-            raise typer.Exit(1)
+            from baiyin_cli.errors import InvalidInput
+
+            raise InvalidInput(system.CHECK_FAILED, problems="; ".join(r["problems"]))
 
     @app.command("migrate", help=L("把数据库升级到最新结构", "Upgrade the database to the current schema"))
     def migrate(json_: Annotated[bool, typer.Option("--json", help=json_help)] = False) -> None:

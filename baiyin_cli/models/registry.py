@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Column, Date, ForeignKey, Index, Integer, LargeBinary, String, Text, text
+from sqlalchemy import Column, Date, ForeignKey, Index, Integer, LargeBinary, PrimaryKeyConstraint, String, Text, text
 from sqlmodel import Field, SQLModel
 
 from baiyin_cli.models.types import UTCDateTime
@@ -165,15 +165,21 @@ class HouseholdAddressKey(SQLModel, table=True):
     """Address search index: the normalised address from every token start (each CJK character,
     each start of a run of digits or letters), cut to ADDRESS_KEY_LEN. A substring query that
     begins at a token start is then a B-tree prefix range on `key`, on SQLite and PostgreSQL alike.
+
+    The table is its own one index, (key, household_id) (WITHOUT ROWID on SQLite): searches read
+    nothing else, and a household's keys are replaced by deleting the keys of its old address
+    (services/registry.py replace_address_keys). Derived data, like a full-text index: no foreign
+    key to check for each of a household's 13-odd keys (migration 0005).
     """
 
     __tablename__ = "household_address_key"
-    __table_args__ = (Index("ix_household_address_key_key", "key", "household_id"),)
-
-    household_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("household.id", ondelete="CASCADE"), primary_key=True)
+    __table_args__ = (
+        PrimaryKeyConstraint("key", "household_id", name="pk_household_address_key"),
+        {"sqlite_with_rowid": False},
     )
-    key: str = Field(sa_column=Column(_search_str(ADDRESS_KEY_LEN), primary_key=True))
+
+    household_id: int = Field(sa_column=Column(Integer, nullable=False))
+    key: str = Field(sa_column=Column(_search_str(ADDRESS_KEY_LEN), nullable=False))
 
 
 class ResidentCare(SQLModel, table=True):

@@ -345,6 +345,7 @@ class HouseholdsTarget(Target):
 
     def write(self, session: Session, op: Operator | None, plans: list[Plan]) -> None:
         from baiyin_cli.models import Household, HouseholdAddressKey, HouseholdCare, HouseholdEvent
+        from baiyin_cli.services import registry
         from baiyin_cli.services.registry_keys import address_keys
 
         H = Household.__table__
@@ -396,27 +397,20 @@ class HouseholdsTarget(Target):
             "household_id",
             {p.current.id: p.changes["care"] for p in updates if "care" in p.changes},
         )
-        moved_address = {
-            p.current.id: p.values["address_norm"]
-            for p in updates
-            if {"address", "building", "unit", "room"} & set(p.changes)
-        }
-        if moved_address:
-            from sqlalchemy import delete
+        # Each moved household's keys: those of its old address go, its new address's come.
+        gone: list[dict[str, Any]] = []
+        added: list[dict[str, Any]] = []
+        for p in updates:
+            if {"address", "building", "unit", "room"} & set(p.changes):
+                out_keys, in_keys = registry.address_key_changes(p.current.address_norm, p.values["address_norm"])
+                gone += ({"h": p.current.id, "k": k} for k in out_keys)
+                added += ({"household_id": p.current.id, "key": k} for k in in_keys)
+        t = HouseholdAddressKey.__table__
+        if gone:
+            from sqlalchemy import bindparam, delete
 
-            t = HouseholdAddressKey.__table__
-            ids = list(moved_address)
-            for i in range(0, len(ids), 900):
-                session.execute(delete(t).where(t.c.household_id.in_(ids[i : i + 900])))
-            insert_rows(
-                session,
-                t,
-                [
-                    {"household_id": hid, "key": k}
-                    for hid, norm in moved_address.items()
-                    for k in address_keys(norm)
-                ],
-            )
+            session.execute(delete(t).where(t.c.key == bindparam("k"), t.c.household_id == bindparam("h")), gone)
+        insert_rows(session, t, added)
         events = [
             {
                 "household_id": p.current.id,

@@ -855,15 +855,26 @@ def _set_tags(session: Session, model: Any, owner_col: str, owner_id: int, tags:
         session.execute(insert(model), rows)
 
 
-def _set_address_keys(session: Session, household_id: int, address_norm: str) -> None:
+def address_key_changes(old_norm: str | None, new_norm: str) -> tuple[list[str], list[str]]:
+    """(keys to delete, keys to add) when a household's normalised address goes from `old_norm`
+    (None: a new household) to `new_norm`. The key table holds (key, household_id) alone, so a
+    household's keys are found again from the address they were made from."""
+    old = address_keys(old_norm) if old_norm else []
+    new = address_keys(new_norm)
+    return [k for k in old if k not in new], [k for k in new if k not in old]
+
+
+def replace_address_keys(session: Session, household_id: int, old_norm: str | None, new_norm: str) -> None:
     from sqlalchemy import delete, insert
 
     from baiyin_cli.models import HouseholdAddressKey
 
-    session.execute(delete(HouseholdAddressKey).where(HouseholdAddressKey.household_id == household_id))
-    rows = [{"household_id": household_id, "key": k} for k in address_keys(address_norm)]
-    if rows:
-        session.execute(insert(HouseholdAddressKey), rows)
+    t = HouseholdAddressKey.__table__
+    gone, added = address_key_changes(old_norm, new_norm)
+    if gone:
+        session.execute(delete(t).where(t.c.key.in_(gone), t.c.household_id == household_id))
+    if added:
+        session.execute(insert(t), [{"household_id": household_id, "key": k} for k in added])
 
 
 # ---------------------------------------------------------------- public forms (--json contract)
@@ -1059,7 +1070,7 @@ def add_household(
     session.add(h)
     _flush(session, h.code)
     _set_tags(session, HouseholdCare, "household_id", h.id, p["care"])  # type: ignore[arg-type]
-    _set_address_keys(session, h.id, h.address_norm)  # type: ignore[arg-type]
+    replace_address_keys(session, h.id, None, h.address_norm)  # type: ignore[arg-type]
     pub = household_public(h, care=p["care"])
     audit.record(session, op, "household.add", "household", h.code, after=pub, occurred_at=at)
     return pub
@@ -1285,6 +1296,7 @@ def edit_household(
                 address=full_address(dup.address, dup.building, dup.unit, dup.room), field_key="address",
             )
     before = household_public(h, care=own)
+    old_norm = h.address_norm
     for k in ("address", "address_norm", "building", "unit", "room", "note"):
         setattr(h, k, p[k])
     h.type = p["type"] or h.type
@@ -1292,7 +1304,7 @@ def edit_household(
     if not changed_fields and tags == own:
         raise UsageError(HOUSEHOLD_NOTHING_TO_CHANGE)
     if before["full_address"] != full_address(h.address, h.building, h.unit, h.room):
-        _set_address_keys(session, h.id, h.address_norm)  # type: ignore[arg-type]
+        replace_address_keys(session, h.id, old_norm, h.address_norm)  # type: ignore[arg-type]
     if tags != own:
         _set_tags(session, HouseholdCare, "household_id", h.id, tags)  # type: ignore[arg-type]
     h.updated_at = timeutil.now()

@@ -9,6 +9,7 @@ from baiyin_cli import store, timeutil
 from baiyin_cli.errors import InvalidInput
 from baiyin_cli.i18n import M
 
+CHECK_FAILED = M("db.check_failed", "数据库检查未通过：{problems}", "The database check failed: {problems}")
 BACKUP_PG = M(
     "db.backup_pg",
     "PostgreSQL 数据库请用 pg_dump 备份，例如：pg_dump -Fc -f grid.dump {url}",
@@ -141,6 +142,15 @@ def check(url: str | None = None) -> dict[str, Any]:
                 problems.append(f"foreign keys: {len(fk)} broken")
         else:
             conn.execute(text("SELECT 1"))
+        if current == HEAD:
+            # The address search keys are derived rows with no foreign key (migration 0005): the
+            # check a foreign key would make.
+            orphans = conn.execute(text(
+                "SELECT COUNT(*) FROM household_address_key k"
+                " WHERE NOT EXISTS (SELECT 1 FROM household h WHERE h.id = k.household_id)"
+            )).scalar()
+            if orphans:
+                problems.append(f"household_address_key: {orphans} rows without a household")
     return {
         "url": store.redact(str(eng.url)),
         "dialect": eng.dialect.name,

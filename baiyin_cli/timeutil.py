@@ -22,6 +22,16 @@ BAD_TIME = M(
     "Invalid time: {value} (expected YYYY-MM-DD HH:MM)",
 )
 BAD_DATE = M("date.invalid", "日期格式无效：{value}（应为 YYYY-MM-DD）", "Invalid date: {value} (expected YYYY-MM-DD)")
+TIME_RANGE = M(
+    "time.out_of_range",
+    "时间超出范围：{value}（应在 1900 年至 2200 年之间）",
+    "Time out of range: {value} (years 1900 to 2200)",
+)
+DATE_RANGE = M(
+    "date.out_of_range",
+    "日期超出范围：{value}（应在 1900 年至 2200 年之间）",
+    "Date out of range: {value} (years 1900 to 2200)",
+)
 FUTURE_TIME = M("time.future", "时间 {value} 在将来", "Time {value} is in the future")
 BAD_DURATION = M(
     "duration.invalid", "时长格式无效：{value}（如 30m、2h、3d）", "Invalid duration: {value} (e.g. 30m, 2h, 3d)"
@@ -54,11 +64,13 @@ def parse_time(text: str, *, allow_future: bool = True) -> datetime:
         dt = datetime.fromisoformat(raw)
     except ValueError:
         raise InvalidInput(BAD_TIME, value=text) from None
+    # Checked as typed, before the conversion to UTC: 0001-01-01 00:00 in UTC+8 is before year 1,
+    # which datetime cannot hold (it raised OverflowError).
+    if not (1900 <= dt.year <= 2200):
+        raise InvalidInput(TIME_RANGE, value=text)
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=zone())
     dt = dt.astimezone(UTC)
-    if not (1900 <= dt.year <= 2200):
-        raise InvalidInput(BAD_TIME, value=text)
     if not allow_future and "GRID_NOW" not in os.environ and dt > datetime.now(UTC) + timedelta(minutes=5):
         raise InvalidInput(FUTURE_TIME, value=text)
     if not allow_future and "GRID_NOW" in os.environ and dt > now() + timedelta(minutes=5):
@@ -72,7 +84,7 @@ def parse_date(text: str) -> date:
     except ValueError:
         raise InvalidInput(BAD_DATE, value=text) from None
     if not (1900 <= d.year <= 2200):
-        raise InvalidInput(BAD_DATE, value=text)
+        raise InvalidInput(DATE_RANGE, value=text)
     return d
 
 

@@ -391,6 +391,23 @@ def test_audit_records_changes_with_when_it_happened(grid, city):
     assert grid("--as", "sec1", "audit", "list", "--json").json() == []
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("dept", "add", "x1", "X", "--at", "0001-01-01 00:00"),
+        ("dept", "add", "x1", "X", "--at", "9999-12-31 23:59"),
+        ("audit", "list", "--since", "0001-01-01"),
+        ("visit", "due", "--date", "9999-12-31"),
+    ],
+)
+def test_times_and_dates_out_of_range_are_one_line(grid, city, argv):
+    """Regression: --at "0001-01-01 00:00" in UTC+8 is before year 1 in UTC, and the conversion
+    raised OverflowError ("内部错误"); a well-formed date out of range was called malformed."""
+    r = grid(*A, *argv, expect=1)
+    assert "超出范围" in r.stderr and "1900" in r.stderr and "内部错误" not in r.stderr
+    assert "x1" not in [d["code"] for d in grid(*A, "dept", "list", "--json").json()]
+
+
 def test_audit_entries_mask_personal_data(grid, city):
     e = grid(*A, "audit", "list", "--entity", "worker", "--key", "wg11", "--json").json()[0]
     assert e["after"]["phone"] == "138****0011"

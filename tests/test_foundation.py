@@ -301,6 +301,9 @@ def test_workers(grid, city):
     assert grid("worker", "list", "--role", "department", "--json").json()[0]["dept"] == "sifa"
     grid(*A, "worker", "assign", "wg12", "--area", "620402001002002")
     assert grid("worker", "show", "wg12", "--json").json()["area"] == "620402001002002"
+    # Regression: an empty area was stored as the code "" (an internal IntegrityError).
+    assert "--area" in grid(*A, "worker", "assign", "wg12", "--area", "  ", expect=1).stderr
+    assert grid(*A, "worker", "assign", "dsifa", "--area", "", "--json").json()["area"] is None
     grid(*A, "worker", "deactivate", "wg12")
     assert "wg12" not in {r["username"] for r in grid("worker", "list", "--json").json()}
     assert "wg12" in {r["username"] for r in grid("worker", "list", "--all", "--json").json()}

@@ -456,7 +456,7 @@ def _role_kind(role: Role, kind: str | None) -> str | None:
     if kind and role != Role.grid_worker:
         raise InvalidInput(WORKER_KIND_ONLY_GRID, field_key="kind")
     if role != Role.grid_worker:
-        return kind
+        return None
     try:
         return WorkerKind(kind or "full_time").value
     except ValueError:
@@ -469,11 +469,11 @@ def _role_area(
     session: Session | None, role: Role, area: str | None, areas: Mapping[str, str] | None
 ) -> str | None:
     need = ROLE_LEVEL.get(role)
+    area = (area or "").strip()
     if need is not None and not area:
         raise InvalidInput(WORKER_NEEDS_AREA, role=_role_label(role), level=_label(need), field_key="area")
     if not area:
-        return area
-    area = area.strip()
+        return None  # not "": an empty code is no area (it broke the foreign key to area)
     if areas is not None:
         level = areas.get(area)
         if level is None:
@@ -491,11 +491,11 @@ def _role_area(
 
 
 def _role_dept(session: Session | None, role: Role, dept: str | None, depts: Container[str] | None) -> str | None:
+    dept = (dept or "").strip()
     if role == Role.department and not dept:
         raise InvalidInput(WORKER_NEEDS_DEPT, field_key="dept")
     if not dept:
-        return dept
-    dept = dept.strip()
+        return None
     if depts is not None:
         if dept not in depts:
             raise NotFound(DEPT_NOT_FOUND, code=dept, field_key="dept")

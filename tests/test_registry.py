@@ -698,8 +698,12 @@ def test_address_keys_follow_every_address_change_and_survive_migration_0005(gri
     assert found("纺织路3号5") == [other["code"]] and found("工农路") == []
 
     store.dispose_all()
-    eng = create_engine(db_url)
+    eng = store.engine(db_url)  # grid's own engine: foreign keys on, on SQLite too
+    with eng.begin() as c:  # a key row without a household (possible now) must not stop the downgrade
+        c.execute(text("INSERT INTO household_address_key (household_id, key) VALUES (999999, '孤')"))
     command.downgrade(migrations.alembic_config(eng), "0004")
+    store.dispose_all()
+    eng = create_engine(db_url)
     with eng.connect() as c:
         fks = inspect(c).get_foreign_keys("household_address_key")
         assert [fk["referred_table"] for fk in fks] == ["household"]
@@ -728,3 +732,63 @@ def test_address_keys_follow_every_address_change_and_survive_migration_0005(gri
     r = grid("db", "check", "--json", expect=1)
     assert r.json()["problems"] == ["household_address_key: 1 rows without a household"]
     assert r.stderr.strip() == "grid: 错误：数据库检查未通过：household_address_key: 1 rows without a household"
+
+
+def test_a_key_row_left_behind_does_not_break_an_edit(grid, family, db_url):
+    """A key row that outlived its address (written by hand, or by an older release) is left as
+    it is when the address makes it again: the edit went on to fail on the primary key."""
+    from sqlalchemy import create_engine, text
+
+    h = family["household"]
+    eng = create_engine(db_url)
+    with eng.begin() as c:
+        hid = c.execute(text("SELECT id FROM household WHERE code = :c"), {"c": h["code"]}).scalar()
+        c.execute(text("INSERT INTO household_address_key (household_id, key) VALUES (:h, '人民路99号')"), {"h": hid})
+    eng.dispose()
+    grid(*A, "household", "edit", h["code"], "--address", "人民路99号", "--building", "", "--unit", "", "--room", "")
+    stored, made = _stored_keys(db_url)
+    assert stored == made
+    assert [r["code"] for r in grid(*A, "household", "list", "--address", "人民路99", "--json").json()] == [h["code"]]
+
+
+def test_concurrent_address_edits_leave_the_keys_of_the_last_one(grid, city, db_url, backend):
+    """Regression (PostgreSQL): a terminal that read a household before another changed its
+    address replaced the keys of the address it had read, leaving the other's keys behind and
+    missing some of its own. An edit now reads the household under a row lock."""
+    if backend != "postgres":
+        pytest.skip("SQLite has one writer at a time")
+    import threading
+    import time
+
+    from baiyin_cli import store
+    from baiyin_cli.services import registry
+    from baiyin_cli.services.access import Operator
+
+    op = Operator(username="admin", name="admin", role="admin")
+    code = household(grid, G11, "人民路12号")["code"]
+    read, errors = threading.Event(), []
+
+    def second() -> None:
+        try:
+            with store.session(write=True, url=db_url) as s:
+                registry.get_household(s, code)  # read before the first terminal's edit commits
+                read.set()
+                time.sleep(0.3)
+                registry.edit_household(s, op, code, {"address": "工农路12号"})
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(repr(exc))
+
+    with store.session(write=True, url=db_url) as s1:
+        registry.get_household(s1, code)
+        t = threading.Thread(target=second)
+        t.start()
+        read.wait()
+        registry.edit_household(s1, op, code, {"address": "纺织路8巷"})
+        time.sleep(0.8)  # the second terminal waits for this row
+    t.join()
+    assert errors == []
+    stored, made = _stored_keys(db_url)
+    assert stored == made
+    assert grid(*A, "household", "show", code, "--json").json()["address"] == "工农路12号"
+    assert grid(*A, "household", "list", "--address", "纺织路8巷", "--json").json() == []
+    assert [r["code"] for r in grid(*A, "household", "list", "--address", "12号", "--json").json()] == [code]

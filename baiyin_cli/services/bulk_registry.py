@@ -401,8 +401,8 @@ class HouseholdsTarget(Target):
         gone: list[dict[str, Any]] = []
         added: list[dict[str, Any]] = []
         for p in updates:
-            if {"address", "building", "unit", "room"} & set(p.changes):
-                out_keys, in_keys = registry.address_key_changes(p.current.address_norm, p.values["address_norm"])
+            if "address_norm" in p.changes:
+                out_keys, in_keys = registry.address_key_changes(p.current.address_norm, p.changes["address_norm"])
                 gone += ({"h": p.current.id, "k": k} for k in out_keys)
                 added += ({"household_id": p.current.id, "key": k} for k in in_keys)
         t = HouseholdAddressKey.__table__
@@ -410,7 +410,7 @@ class HouseholdsTarget(Target):
             from sqlalchemy import bindparam, delete
 
             session.execute(delete(t).where(t.c.key == bindparam("k"), t.c.household_id == bindparam("h")), gone)
-        insert_rows(session, t, added)
+        registry.add_address_keys(session, added)
         events = [
             {
                 "household_id": p.current.id,

@@ -107,7 +107,7 @@ MERGE_TARGET_STATE = M(
     "不能并入「{status}」的诉求 {number}：它须在办理中（待派单至已上报）",
     "Cannot merge into {number}, which is {status}: it must still be running (submitted to escalated)",
 )
-DURATION_BAD = M("petition.bad_limit", "{field}应为正数", "{field} must be positive")
+DURATION_BAD = M("petition.bad_limit", "{field} 应为正数", "{field} must be positive")
 
 CONTACT_WAYS = ("phone", "visit", "sms")
 STATUS_ALL = "all"

@@ -599,14 +599,19 @@ def default_type(session: Session, grid_code: str) -> str:
     return "rural" if name and name.endswith("村") else "urban"
 
 
-def get_household(session: Session, code: str) -> Household:
-    """The household with this code (户编号), archived or not; NotFound with a localised message."""
+def get_household(session: Session, code: str, *, lock: bool = False) -> Household:
+    """The household with this code (户编号), archived or not; NotFound with a localised message.
+    `lock`: its row locked until the transaction ends (PostgreSQL; SQLite has one writer), read
+    as the last writer left it."""
     from sqlmodel import select
 
     from baiyin_cli.models import Household
 
     c = unicodedata.normalize("NFKC", code or "").strip()
-    h = session.exec(select(Household).where(Household.code == c)).first()
+    q = select(Household).where(Household.code == c)
+    if lock:
+        q = q.with_for_update().execution_options(populate_existing=True)
+    h = session.exec(q).first()
     if h is None:
         raise NotFound(HOUSEHOLD_NOT_FOUND, code=c)
     return h
@@ -865,7 +870,7 @@ def address_key_changes(old_norm: str | None, new_norm: str) -> tuple[list[str],
 
 
 def replace_address_keys(session: Session, household_id: int, old_norm: str | None, new_norm: str) -> None:
-    from sqlalchemy import delete, insert
+    from sqlalchemy import delete
 
     from baiyin_cli.models import HouseholdAddressKey
 
@@ -873,8 +878,22 @@ def replace_address_keys(session: Session, household_id: int, old_norm: str | No
     gone, added = address_key_changes(old_norm, new_norm)
     if gone:
         session.execute(delete(t).where(t.c.key.in_(gone), t.c.household_id == household_id))
-    if added:
-        session.execute(insert(t), [{"household_id": household_id, "key": k} for k in added])
+    add_address_keys(session, [{"household_id": household_id, "key": k} for k in added])
+
+
+def add_address_keys(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert address key rows; one already there is left as it is (a key row that outlived its
+    address, written by hand or by an older release, must not make an edit fail)."""
+    if not rows:
+        return
+    from baiyin_cli.models import HouseholdAddressKey
+
+    t = HouseholdAddressKey.__table__
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    session.execute(insert(t).on_conflict_do_nothing(), rows)
 
 
 # ---------------------------------------------------------------- public forms (--json contract)
@@ -990,8 +1009,8 @@ def _read_household(session: Session, op: Operator | None, code: str) -> Househo
     return h
 
 
-def _write_household(session: Session, op: Operator | None, code: str) -> Household:
-    h = get_household(session, code)
+def _write_household(session: Session, op: Operator | None, code: str, *, lock: bool = False) -> Household:
+    h = get_household(session, code, lock=lock)
     require_area(op, h.grid_code)
     return h
 
@@ -1277,7 +1296,9 @@ def edit_household(
     """Change address parts, type, note or care tags. An empty string clears an optional field."""
     from baiyin_cli.models import HouseholdCare
 
-    h = _write_household(session, op, code)
+    # Locked: its address search keys are replaced from the address read here (replace_address_keys),
+    # which another terminal must not change in between.
+    h = _write_household(session, op, code, lock=True)
     _check_active(h)
     changes = {k: v for k, v in changes.items() if v is not None}
     add = care_tags_from(list(add_care))
@@ -1303,7 +1324,7 @@ def edit_household(
     changed_fields = [k for k in ("address", "building", "unit", "room", "type", "note") if before[k] != getattr(h, k)]
     if not changed_fields and tags == own:
         raise UsageError(HOUSEHOLD_NOTHING_TO_CHANGE)
-    if before["full_address"] != full_address(h.address, h.building, h.unit, h.room):
+    if h.address_norm != old_norm:
         replace_address_keys(session, h.id, old_norm, h.address_norm)  # type: ignore[arg-type]
     if tags != own:
         _set_tags(session, HouseholdCare, "household_id", h.id, tags)  # type: ignore[arg-type]

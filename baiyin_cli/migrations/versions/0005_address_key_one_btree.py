@@ -61,6 +61,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Key rows without a household (possible with no foreign key) would break the one made again.
+    op.execute(
+        "DELETE FROM household_address_key"
+        " WHERE NOT EXISTS (SELECT 1 FROM household h WHERE h.id = household_address_key.household_id)"
+    )
     if op.get_bind().dialect.name == "sqlite":
         _sqlite_rebuild(
             "CREATE TABLE {table} (household_id INTEGER NOT NULL, \"key\" VARCHAR(10) NOT NULL, "

@@ -225,8 +225,9 @@ class IdInfo:
 def id_number(value: str) -> IdInfo:
     """公民身份号码 (GB 11643): length, MOD 11-2 check digit, birth date, known region.
 
-    python-stdnum compacts what people type and computes the check digit. Format, birth date
-    and region are checked here, in that order, each with its own message: stdnum's region
+    python-stdnum compacts what people type (skipped when it is already compact) and computes the
+    check digit. Length, format, check digit, birth date and region are checked here, in that
+    order, each with its own message: stdnum's region
     check also requires the region code to have existed in the birth year, which rejects every
     Baiyin resident born before 1985 (620402 dates from 1985), but the code is where the number
     was issued, so the prefix is checked against the set of known codes without that year rule.

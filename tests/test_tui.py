@@ -769,6 +769,15 @@ def test_grid_triage_needs_a_session(grid, city):
     assert "grid login" in r.stderr
 
 
+def test_grid_triage_off_a_terminal_says_so_and_ends(grid_proc, city):
+    """Regression: `grid triage </dev/null` drew the screen into the pipe and never ended, at
+    full CPU. Off a terminal it is one line, exit 2 (a real process: stdin and stdout are pipes)."""
+    r = grid_proc("--as", "sec1", "triage", expect=2)
+    assert r.stderr.strip() == "grid: 错误：分拣台须在终端中打开（标准输入和输出都须是终端）；脚本请用 grid petition list --json"
+    r = grid_proc("--as", "sec1", "--lang", "en", "triage", expect=2)
+    assert "needs a terminal" in r.stderr and r.stdout == ""
+
+
 def test_every_call_authenticates_a_revoked_session_stops_the_screen(grid, queue_city):
     """The app re-checks the session on every database call (as `grid triage` wires it)."""
     from baiyin_cli import store

@@ -8,7 +8,13 @@ from typing import Annotated
 import typer
 
 from baiyin_cli.cli import _context as ctx
-from baiyin_cli.i18n import L, normalise_lang, set_lang
+from baiyin_cli.i18n import L, M, normalise_lang, set_lang
+
+NEEDS_TERMINAL = M(
+    "triage.needs_terminal",
+    "分拣台须在终端中打开（标准输入和输出都须是终端）；脚本请用 grid petition list --json",
+    "The triage screen needs a terminal (standard input and output); scripts can use grid petition list --json",
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -97,6 +103,11 @@ def register(app: typer.Typer) -> None:
 
                 petitions.count_petitions(s, scoped, area=area)
 
+        if not interactive():
+            # Off a terminal the screen drew into a pipe and never ended, at full CPU.
+            from baiyin_cli.errors import UsageError
+
+            raise UsageError(NEEDS_TERMINAL)
         from baiyin_cli.tui.app import TriageApp
 
         app = TriageApp(

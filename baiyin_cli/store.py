@@ -50,6 +50,11 @@ CANNOT_CONNECT = M(
     "db.cannot_connect", "无法连接数据库 {url}：{error}", "Cannot connect to the database {url}: {error}"
 )
 BAD_URL = M("db.bad_url", "数据库地址无效：{url}", "Invalid database URL: {url}")
+NOT_A_DATABASE = M(
+    "db.not_a_database",
+    "{path} 不是数据库文件（SQLite）；请检查 --db 或 GRID_DATABASE_URL",
+    "{path} is not a database file (SQLite); check --db or GRID_DATABASE_URL",
+)
 LOCKED = M(
     "db.locked",
     "数据库正忙（其他终端正在写入），请稍后再试",
@@ -228,7 +233,7 @@ def check_schema(eng: Engine) -> None:
 @contextmanager
 def session(write: bool = False, url: str | None = None, check: bool = True) -> Iterator[Session]:
     """One transaction. Commits on success, rolls back on any exception."""
-    from sqlalchemy.exc import DataError, OperationalError
+    from sqlalchemy.exc import DatabaseError, DataError, OperationalError
     from sqlmodel import Session
 
     eng = engine(url)
@@ -253,6 +258,11 @@ def session(write: bool = False, url: str | None = None, check: bool = True) -> 
         # PostgreSQL refuses ("integer out of range"): the input's fault, said in one line.
         msg = str(getattr(exc, "orig", exc)).strip()
         raise InvalidInput(TOO_LARGE, error=(msg.splitlines()[0] if msg else type(exc).__name__)[:200]) from None
+    except DatabaseError as exc:
+        # --db naming a spreadsheet or any other file: SQLite says so on the first read.
+        if eng.dialect.name == "sqlite" and "file is not a database" in str(getattr(exc, "orig", exc)):
+            raise InvalidInput(NOT_A_DATABASE, path=str(sqlite_path(str(eng.url)) or eng.url)) from None
+        raise
 
 
 # SQLSTATE classes PostgreSQL uses to abort one of two transactions that wait on each other

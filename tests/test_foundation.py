@@ -131,6 +131,15 @@ def test_init_twice_is_harmless(env_dirs, tmp_path):
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+def test_a_file_that_is_not_a_database_is_named(env_dirs, tmp_path):
+    """Regression: --db naming a CSV file was an internal DatabaseError."""
+    f = tmp_path / "areas.csv"
+    f.write_text("code,name\n620402,白银区\n", encoding="utf-8")
+    r = invoke("--db", str(f), "--as", "admin", "petition", "list", expect=1)
+    assert r.stderr.strip() == f"grid: 错误：{f} 不是数据库文件（SQLite）；请检查 --db 或 GRID_DATABASE_URL"
+    assert f.read_text(encoding="utf-8") == "code,name\n620402,白银区\n"
+
+
 def test_commands_refuse_an_uninitialised_database(env_dirs, tmp_path):
     r = invoke("--db", str(tmp_path / "none.db"), "area", "list", expect=1)
     assert "grid init" in r.stderr

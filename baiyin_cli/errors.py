@@ -81,3 +81,29 @@ class NotPermitted(GridError):
 
 class Conflict(GridError):
     code = ExitCode.CONFLICT
+
+
+# What the operating system said about a file, in the operator's language: its own words
+# (strerror) are English whatever the interface speaks.
+_OS_ERRORS: dict[int, tuple[str, str]] = {}
+
+
+def os_error_text(exc: OSError) -> str:
+    import errno
+
+    from baiyin_cli.i18n import L
+
+    if not _OS_ERRORS:
+        _OS_ERRORS.update({
+            errno.ENOENT: ("文件或目录不存在", "no such file or directory"),
+            errno.EACCES: ("没有权限", "permission denied"),
+            errno.EPERM: ("没有权限", "operation not permitted"),
+            errno.EISDIR: ("这是一个目录", "it is a directory"),
+            errno.ENOTDIR: ("路径中有一段不是目录", "a part of the path is not a directory"),
+            errno.ENOSPC: ("磁盘已满", "no space left on the device"),
+            errno.EROFS: ("文件系统只读", "read-only file system"),
+            errno.EEXIST: ("已存在", "already exists"),
+            errno.ENAMETOOLONG: ("文件名过长", "file name too long"),
+        })
+    pair = _OS_ERRORS.get(exc.errno or -1)
+    return L(*pair) if pair else (exc.strerror or str(exc))

@@ -62,6 +62,19 @@ def test_any_change_to_an_archive_is_found(grid, city, tmp_path, damage):
     assert str(out) in r.stderr
 
 
+def test_an_archive_into_a_missing_folder_is_one_line(grid, city, tmp_path):
+    """Regression: it was an internal FileNotFoundError; the OS's words are said in the
+    operator's language."""
+    before = grid(*A, "audit", "list", "--limit", "1000", "--json").json()
+    target = tmp_path / "nowhere" / "a.jsonl"
+    r = grid(*A, "audit", "export", "--from", "2000-01-01", "--to", "2099-12-31", "--out", str(target), expect=1)
+    assert r.stderr.strip() == f"grid: 错误：无法写入 {target}：文件或目录不存在"
+    r = grid("--lang", "en", *A, "export", "households", "-o", str(target), expect=1)
+    assert r.stderr.strip() == f"grid: error: Cannot write {target}: no such file or directory"
+    assert not (tmp_path / "nowhere").exists()
+    assert grid(*A, "audit", "list", "--limit", "1000", "--json").json() == before  # the export recorded nothing
+
+
 def test_only_admins_export_and_ranges_are_checked(grid, city, tmp_path):
     grid("--as", "sec1", "audit", "export", "--from", "2026-01-01", "--to", "2026-01-31", expect=4)
     grid(*A, "audit", "export", "--from", "2026-02-01", "--to", "2026-01-31", expect=1)

@@ -90,16 +90,27 @@ def build() -> typer.Typer:
             raise InvalidInput(BACKUP_EXISTS, path=output)
         tmp = output + ".partial" if output != "-" else None
         count = 0
+        from baiyin_cli.errors import os_error_text
+        from baiyin_cli.io.writers import IO_CANNOT_WRITE
+
         with ctx.session(write=True) as (s, op):
-            fh = open(tmp, "wb") if tmp else sys.stdout.buffer
+            try:
+                fh = open(tmp, "wb") if tmp else sys.stdout.buffer
+            except OSError as exc:  # no such folder, not writable: one line, nothing recorded
+                raise InvalidInput(IO_CANNOT_WRITE, name=output, error=os_error_text(exc)) from None
             try:
                 for line in audit_archive.export_lines(s, op, start=a, end=b):
                     fh.write(line)
                     count += 1
-            finally:
+            except BaseException:
                 if tmp:
                     fh.close()
-                else:
+                    os.unlink(tmp)
+                raise
+            finally:
+                if tmp and not fh.closed:
+                    fh.close()
+                elif not tmp:
                     fh.flush()
         if tmp:
             os.replace(tmp, output)

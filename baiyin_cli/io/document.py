@@ -16,7 +16,7 @@ import io
 import json
 from typing import TYPE_CHECKING
 
-from baiyin_cli.errors import InvalidInput
+from baiyin_cli.errors import InvalidInput, os_error_text
 from baiyin_cli.i18n import L, M
 
 if TYPE_CHECKING:
@@ -175,7 +175,7 @@ def write_output(target: str, data: bytes) -> None:
         os.replace(tmp, path)
         tmp = None
     except OSError as exc:
-        raise InvalidInput(IO_CANNOT_WRITE, name=str(path), error=exc.strerror or str(exc)) from None
+        raise InvalidInput(IO_CANNOT_WRITE, name=str(path), error=os_error_text(exc)) from None
     finally:
         if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)

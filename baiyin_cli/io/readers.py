@@ -27,7 +27,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import IO, Any
 
-from baiyin_cli.errors import GridError, InvalidInput, UsageError
+from baiyin_cli.errors import GridError, InvalidInput, UsageError, os_error_text
 from baiyin_cli.i18n import M
 
 FORMATS = ("csv", "xlsx", "jsonl")
@@ -608,7 +608,7 @@ def open_source(
         return JsonlSource(name, enc, closers)
     except OSError as exc:
         _close_all(closers)
-        raise InvalidInput(IO_CANNOT_READ, name=name, error=exc.strerror or str(exc)) from None
+        raise InvalidInput(IO_CANNOT_READ, name=name, error=os_error_text(exc)) from None
     except BaseException:
         _close_all(closers)
         raise

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from baiyin_cli.errors import InvalidInput, UsageError
+from baiyin_cli.errors import InvalidInput, UsageError, os_error_text
 from baiyin_cli.i18n import M
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -121,7 +121,7 @@ class Writer(abc.ABC):
                 prefix="." + path.name + ".", suffix=".part", dir=path.parent or Path(".")
             )
         except OSError as exc:
-            raise InvalidInput(IO_CANNOT_WRITE, name=self.name, error=exc.strerror or str(exc)) from None
+            raise InvalidInput(IO_CANNOT_WRITE, name=self.name, error=os_error_text(exc)) from None
         self._tmp = tmp
         return os.fdopen(fd, "wb")
 
@@ -130,7 +130,7 @@ class Writer(abc.ABC):
             try:
                 os.replace(self._tmp, self.name)
             except OSError as exc:
-                raise InvalidInput(IO_CANNOT_WRITE, name=self.name, error=exc.strerror or str(exc)) from None
+                raise InvalidInput(IO_CANNOT_WRITE, name=self.name, error=os_error_text(exc)) from None
             self._tmp = None
 
     def abort(self) -> None:
@@ -364,4 +364,4 @@ def open_writer(name: str, fmt: str, columns: Sequence[OutColumn], *, sheet: str
             return XlsxWriter(name, columns, sheet=sheet)
         return JsonlWriter(name, columns)
     except OSError as exc:
-        raise InvalidInput(IO_CANNOT_WRITE, name=name, error=exc.strerror or str(exc)) from None
+        raise InvalidInput(IO_CANNOT_WRITE, name=name, error=os_error_text(exc)) from None

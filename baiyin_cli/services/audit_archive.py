@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from baiyin_cli import timeutil
-from baiyin_cli.errors import InvalidInput
+from baiyin_cli.errors import InvalidInput, os_error_text
 from baiyin_cli.i18n import M
 from baiyin_cli.services.access import Operator, require_role
 
@@ -122,7 +122,7 @@ def verify_file(path: Path, *, url: str | None = None) -> dict[str, Any]:
     try:
         fh = path.open("rb")
     except OSError as exc:
-        raise broken(exc.strerror or str(exc)) from None
+        raise broken(os_error_text(exc)) from None
     with fh:
         lines = fh.readlines()
     if len(lines) < 2:

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from baiyin_cli import timeutil
-from baiyin_cli.errors import InvalidInput, NotFound, NotPermitted
+from baiyin_cli.errors import InvalidInput, NotFound, NotPermitted, os_error_text
 from baiyin_cli.i18n import M
 from baiyin_cli.services.access import NO_OPERATOR, Operator, require
 
@@ -187,7 +187,7 @@ def read_secret_file(path: str) -> str:
             with open(Path(path).expanduser(), encoding="utf-8") as fh:
                 line = fh.readline()
     except OSError as exc:
-        raise InvalidInput(SECRET_FILE_UNREADABLE, path=path, error=exc.strerror or str(exc)) from None
+        raise InvalidInput(SECRET_FILE_UNREADABLE, path=path, error=os_error_text(exc)) from None
     value = line.rstrip("\r\n")
     if not value:
         raise InvalidInput(SECRET_FILE_EMPTY, path=path)

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from baiyin_cli import timeutil
-from baiyin_cli.errors import Conflict, ExitCode, GridError, InvalidInput
+from baiyin_cli.errors import Conflict, ExitCode, GridError, InvalidInput, os_error_text
 from baiyin_cli.i18n import M
 
 if TYPE_CHECKING:
@@ -177,7 +177,7 @@ def load(url: str | None = None) -> KeySet:
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
-            raise InvalidInput(KEY_BAD, path=str(path), error=exc.strerror or str(exc)) from None
+            raise InvalidInput(KEY_BAD, path=str(path), error=os_error_text(exc)) from None
         ks = parse(text, str(path))
         _cache[cache_key] = ks
     return ks

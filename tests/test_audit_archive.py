@@ -60,6 +60,16 @@ def test_any_change_to_an_archive_is_found(grid, city, tmp_path, damage):
     out.write_bytes(b"".join(lines))
     r = grid("audit", "verify-export", str(out), expect=1)
     assert str(out) in r.stderr
+    # Why, in the operator's language (it was English in a Chinese message).
+    assert "签名不符（内容被修改、截断或调换了顺序）" in r.stderr
+    assert "signature does not match" in grid("--lang", "en", "audit", "verify-export", str(out), expect=1).stderr
+
+
+def test_a_missing_archive_cannot_be_read_rather_than_invalid(grid, city, tmp_path):
+    r = grid("audit", "verify-export", str(tmp_path / "none.jsonl"), expect=1)
+    assert r.stderr.strip() == f"grid: 错误：无法读取审计归档文件 {tmp_path / 'none.jsonl'}：文件或目录不存在"
+    (tmp_path / "a.jsonl").write_text("x\n", encoding="utf-8")
+    assert "内容太短" in grid("audit", "verify-export", str(tmp_path / "a.jsonl"), expect=1).stderr
 
 
 def test_an_archive_into_a_missing_folder_is_one_line(grid, city, tmp_path):

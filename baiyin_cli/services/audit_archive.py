@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from baiyin_cli import timeutil
 from baiyin_cli.errors import InvalidInput, os_error_text
-from baiyin_cli.i18n import M
+from baiyin_cli.i18n import L, M
 from baiyin_cli.services.access import Operator, require_role
 
 if TYPE_CHECKING:
@@ -44,6 +44,9 @@ EXPORT_BROKEN = M(
     "audit.export_broken",
     "审计归档文件 {path} 无效：{why}",
     "The audit archive {path} is not valid: {why}",
+)
+EXPORT_UNREADABLE = M(
+    "audit.export_unreadable", "无法读取审计归档文件 {path}：{error}", "Cannot read the audit archive {path}: {error}"
 )
 
 
@@ -122,24 +125,25 @@ def verify_file(path: Path, *, url: str | None = None) -> dict[str, Any]:
     try:
         fh = path.open("rb")
     except OSError as exc:
-        raise broken(os_error_text(exc)) from None
+        raise InvalidInput(EXPORT_UNREADABLE, path=str(path), error=os_error_text(exc)) from None
     with fh:
         lines = fh.readlines()
     if len(lines) < 2:
-        raise broken("too short")
+        raise broken(L("内容太短", "too short"))
     try:
         header = json.loads(lines[0])
         sig = json.loads(lines[-1])
     except ValueError:
-        raise broken("not JSON Lines") from None
+        raise broken(L("不是 JSON Lines 文件", "not JSON Lines")) from None
     if header.get("kind") != "header" or header.get("format") != FORMAT or sig.get("kind") != "signature":
-        raise broken("no header or signature line")
+        raise broken(L("缺少文件头或签名行", "no header or signature line"))
     if header.get("key_id") != ks.key_id:
-        raise broken(f"signed with key {header.get('key_id')}, this key is {ks.key_id}")
+        raise broken(L(f"签名密钥为 {header.get('key_id')}，本数据库的密钥为 {ks.key_id}",
+                   f"signed with key {header.get('key_id')}, this key is {ks.key_id}"))
     for ln in lines[:-1]:
         mac.update(ln)
     if not hmac.compare_digest(mac.hexdigest(), str(sig.get("mac", ""))):
-        raise broken("signature does not match (altered, truncated or reordered)")
+        raise broken(L("签名不符（内容被修改、截断或调换了顺序）", "signature does not match (altered, truncated or reordered)"))
     prev = header.get("first_prev_hash")
     count = 0
     for ln in lines[1:-1]:
@@ -147,10 +151,10 @@ def verify_file(path: Path, *, url: str | None = None) -> dict[str, Any]:
         fields = {**e, "recorded_at": datetime.fromisoformat(e["recorded_at"]),
                   "occurred_at": datetime.fromisoformat(e["occurred_at"]) if e.get("occurred_at") else None}
         if e.get("prev_hash") != prev or audit.entry_hash(prev, fields) != e.get("hash"):
-            raise broken(f"entry {e.get('id')} does not chain")
+            raise broken(L(f"第 {e.get('id')} 条记录与前一条的哈希链不符", f"entry {e.get('id')} does not chain"))
         prev = e["hash"]
         count += 1
     if count != sig.get("count") or prev != sig.get("last_hash") and count:
-        raise broken("entry count or last hash differs from the signature")
+        raise broken(L("记录条数或最后的哈希与签名不符", "entry count or last hash differs from the signature"))
     return {"ok": True, "path": str(path), "count": count, "from": header.get("from"), "to": header.get("to"),
             "exported_by": header.get("exported_by"), "last_hash": sig.get("last_hash")}

@@ -375,6 +375,12 @@ def test_jsonl_areas_and_workers_and_stdin(grid, city, tmp_path):
     }  # line numbers
     assert [w["column"] for w in r["warnings"]] == ["extra"]
     assert by_row(r)[7][0]["column"] == "name"  # the fuzz suite: a lone surrogate's field is named
+    assert by_row(r)[4][0]["message"] == "不是有效的 JSON（第 2 个字符附近）"  # not Python's English words
+    # A CSV renamed to .xlsx: one line in the operator's language.
+    fake = tmp_path / "fake.xlsx"
+    fake.write_text("code,name\n", encoding="utf-8")
+    out = grid(*A, "import", "areas", str(fake), expect=1)
+    assert out.stderr.strip().endswith("：文件内容不是 xlsx 的压缩包格式") and "zip file" not in out.stderr
     assert grid("area", "show", "620402002001001", "--json").json()["parent"] == "620402002001"
 
     workers = (

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from baiyin_cli.errors import GridError, InvalidInput, UsageError, os_error_text
-from baiyin_cli.i18n import M
+from baiyin_cli.i18n import L, M
 
 FORMATS = ("csv", "xlsx", "jsonl")
 ENCODINGS = ("auto", "utf-8", "utf-8-sig", "gb18030", "gbk", "utf-16")
@@ -81,7 +81,7 @@ ROW_CELL_COUNT = M(
     "本行有 {count} 列，表头有 {expected} 列",
     "This row has {count} cells; the header has {expected}",
 )
-ROW_BAD_JSON = M("io.bad_json", "不是有效的 JSON：{error}", "Not valid JSON: {error}")
+ROW_BAD_JSON = M("io.bad_json", "不是有效的 JSON（第 {pos} 个字符附近）", "Not valid JSON: {error} (near character {pos})")
 ROW_BAD_UNICODE = M(
     "io.bad_unicode",
     "含有无效的 Unicode 字符（单独的代理码位 \\uD800–\\uDFFF）",
@@ -436,9 +436,13 @@ class XlsxSource(Source):
             # read_only streams rows; data_only=False so that a formula is seen as a formula.
             wb = load_workbook(target, read_only=True, data_only=False)
         except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-            raise InvalidInput(
-                IO_BAD_XLSX, name=self.display_name, error=str(exc).splitlines()[0][:120]
-            ) from None
+            if isinstance(exc, zipfile.BadZipFile):  # what a renamed CSV or an old .xls is
+                why = L("文件内容不是 xlsx 的压缩包格式", "its content is not the zip package an xlsx file is")
+            elif isinstance(exc, OSError):
+                why = os_error_text(exc)
+            else:
+                why = str(exc).splitlines()[0][:120]
+            raise InvalidInput(IO_BAD_XLSX, name=self.display_name, error=why) from None
         self._closers.append(wb.close)
         if sheet:
             if sheet not in wb.sheetnames:
@@ -550,7 +554,7 @@ class JsonlSource(Source):
             try:
                 obj = json.loads(text)
             except json.JSONDecodeError as exc:
-                yield Record(n, {}, [text], InvalidInput(ROW_BAD_JSON, error=exc.msg))
+                yield Record(n, {}, [text], InvalidInput(ROW_BAD_JSON, error=exc.msg, pos=exc.colno))
                 continue
             if not isinstance(obj, dict):
                 yield Record(n, {}, [text], InvalidInput(ROW_NOT_OBJECT))

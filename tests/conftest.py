@@ -196,6 +196,16 @@ def check_result(res: Result, expect: int | None) -> Result:
     return res
 
 
+def listed_choices(stderr: str) -> list[str]:
+    """The codes a refusal lists after 可选：/one of: ("code 中文名、…" or "code (Label), …"), in order."""
+    import re
+
+    m = re.search(r"(?:可选：|one of: )(.*)[）)]$", stderr.strip())
+    assert m, f"no list of choices in {stderr!r}"
+    parts = m.group(1).split("、" if "可选：" in stderr else ", ")
+    return [p.split(" ")[0] for p in parts]
+
+
 def _option(argv: list[str], name: str) -> str | None:
     for i, a in enumerate(argv):
         if a == "--":

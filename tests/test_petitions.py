@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import invoke
+from tests.conftest import invoke, listed_choices
 
 A = ("--as", "admin")
 G1, G2 = "620402001001001", "620402001001002"  # grids of community 1 (wg11, wg12)
@@ -343,6 +343,41 @@ def test_unsatisfied_reopens_to_the_assignee(grid, city, now):
     grid("--as", "sec1", "petition", "close", n)
     ratings = [h["data"].get("rating") for h in show(grid, n)["history"] if h["event"] == "rate"]
     assert ratings == ["unsatisfied", "satisfied"]
+
+
+def test_ratings_are_taken_by_code_or_either_name(grid, city, now):
+    """Regression: `petition rate N 满意` was refused by a message listing 满意 as a choice."""
+    for typed, code, status in (
+        ("满意", "satisfied", "closed"),
+        ("Basically Satisfied", "basically_satisfied", "closed"),
+        ("basically-satisfied", "basically_satisfied", "closed"),
+        ("不满意", "unsatisfied", "in_progress"),  # the name, too, reopens it
+    ):
+        n = file(grid)["number"]
+        to_contacted(grid, n)
+        grid("--as", "wg11", "petition", "resolve", n, "--result", "换了灯泡")
+        p = grid("--as", "sec1", "petition", "rate", n, typed, "--json").json()
+        assert p["rating"] == code, typed
+        if status == "closed":
+            p = grid("--as", "sec1", "petition", "close", n, "--json").json()
+        assert p["status"] == status
+        assert [h["data"]["rating"] for h in show(grid, n)["history"] if h["event"] == "rate"] == [code]
+
+
+def test_a_refused_rating_lists_each_rating_once_in_the_operators_language(grid, city, now):
+    n = file(grid)["number"]
+    to_contacted(grid, n)
+    grid("--as", "wg11", "petition", "resolve", n, "--result", "换了灯泡")
+    r = grid("--as", "sec1", "petition", "rate", n, "好", expect=1)
+    assert r.stderr.strip() == (
+        "grid: 错误：评价无效：好（可选：satisfied 满意、basically_satisfied 基本满意、unsatisfied 不满意）"
+    )
+    r = grid("--lang", "en", "--as", "sec1", "petition", "rate", n, "good", expect=1)
+    assert r.stderr.strip() == (
+        "grid: error: Invalid rating: good (one of: satisfied, basically_satisfied, unsatisfied)"
+    )
+    assert listed_choices(r.stderr) == ["satisfied", "basically_satisfied", "unsatisfied"]
+    assert show(grid, n)["status"] == "resolved"
 
 
 def test_close_without_rating_waits_for_the_evaluation_period(grid, city, now):

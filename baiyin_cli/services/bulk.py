@@ -30,6 +30,7 @@ from baiyin_cli.errors import Conflict, GridError, InvalidInput, NotFound, Usage
 from baiyin_cli.i18n import M, Message, get_lang
 from baiyin_cli.services import audit
 from baiyin_cli.services.access import Operator, require_write
+from baiyin_cli.services.choices import choice_code
 
 if TYPE_CHECKING:
     from sqlalchemy import Table
@@ -188,24 +189,6 @@ def mask(kind: str | None, value: Any) -> Any:
     if kind == "date":
         return MASKED_DATE
     return {"id": mask_id, "phone": mask_phone, "name": mask_name, "note": scrub}[kind](str(value))
-
-
-def choice_code(table: str, value: str | None) -> str | None:
-    """A config code (roles, worker_kinds, channels, categories...) from its code or zh/en label;
-    anything else comes back unchanged for the validator to refuse in its own words."""
-    if value is None:
-        return None
-    from baiyin_cli import config
-
-    v = value.strip()
-    entries = config.load().data.get(table, {})
-    if v in entries:
-        return v
-    low = v.lower()
-    for code, entry in entries.items():
-        if isinstance(entry, dict) and (v == entry.get("zh") or low == str(entry.get("en", "")).lower()):
-            return code
-    return v
 
 
 def choice_label(table: str) -> Callable[[Any], str]:

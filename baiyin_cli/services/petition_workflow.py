@@ -226,8 +226,8 @@ NOT_YET_CLOSABLE = M(
 )
 BAD_RATING = M(
     "petition.bad_rating",
-    "评价无效：{value}（可选 satisfied 满意 / basically_satisfied 基本满意 / unsatisfied 不满意）",
-    "Invalid rating: {value} (satisfied / basically_satisfied / unsatisfied)",
+    "评价无效：{value}（可选：{choices}）",
+    "Invalid rating: {value} (one of: {choices})",
 )
 MISSING_DETAIL = M("petition.missing_detail", "{event}需要填写{field}", "{event} needs {field}")
 CHANGED = M(
@@ -241,6 +241,13 @@ BEFORE_LAST = M(
     "Time {at} is before this petition's previous step ({last})",
 )
 NONE_ALLOWED = M("petition.none_allowed", "无", "nothing")
+
+
+def rating_of(value: Any) -> str:
+    """A rating by its code or its Chinese or English name (满意, basically satisfied)."""
+    from baiyin_cli.services import choices
+
+    return choices.pick(RATING_LABELS, value, BAD_RATING)
 
 
 def state(code: str) -> State:
@@ -413,8 +420,8 @@ def check(op: Operator | None, p: Any, event: str, data: Mapping[str, Any], at: 
     rows = [t for t in TRANSITIONS if t.event == event]
     if not rows:
         raise InvalidInput(UNKNOWN_EVENT, event=event)
-    if "rating" in data and event == "rate" and data.get("rating") not in RATINGS:
-        raise InvalidInput(BAD_RATING, value=data.get("rating"))
+    if "rating" in data and event == "rate":
+        data = {**data, "rating": rating_of(data["rating"])}
     op = require_write(op)
     here = [t for t in rows if f.status in t.sources]
     if not here:
@@ -496,6 +503,8 @@ def apply(
     from baiyin_cli.services import audit
 
     data = dict(data or {})
+    if event == "rate" and data.get("rating") is not None:
+        data["rating"] = rating_of(data["rating"])  # the code is what history and --json keep
     now = timeutil.now()
     at = timeutil.ensure_utc(at) if at else now
     if expected_version is not None and expected_version != p.version:

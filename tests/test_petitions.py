@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.conftest import invoke, listed_choices
@@ -657,6 +659,57 @@ def test_group_category_filter(grid, city, now):
     file(grid, category="dispute_family", text="家庭矛盾")
     assert [r["number"] for r in grid(*A, "petition", "list", "--category", "hazard", "--json").json()] == [h]
     assert grid(*A, "petition", "show", h, "--json").json()["category_group"] == "hazard"
+
+
+def test_categories_channels_and_callback_ways_by_their_names(grid, city, now):
+    """Regression: the Chinese name of a category (环境卫生), a channel (来访) or a callback way (电话)
+    was refused, though the refusal was in Chinese; codes are still what is stored and printed."""
+    a = file(grid, category="环境卫生", channel="来访", text="垃圾没人清")
+    assert (a["category"], a["channel"]) == ("environment", "walk_in")
+    b = file(grid, category="Broken Manhole Cover", channel="walk-in", text="井盖破损")
+    assert (b["category"], b["channel"]) == ("hazard_manhole", "walk_in")
+    c = file(grid, category="HAZARD_FIRE", channel="12345热线", text="楼道堆满杂物")
+    assert (c["category"], c["channel"]) == ("hazard_fire", "hotline_12345")
+    grid("--as", "sec1", "petition", "assign", a["number"], "--to", "wg11")
+    p = grid("--as", "wg11", "petition", "contact", a["number"], "--how", "电话", "--outcome", "已沟通", "--json").json()
+    assert p["status"] == "contacted"
+    assert show(grid, a["number"])["history"][-1]["data"]["how"] == "phone"
+    ls = lambda *a: [r["number"] for r in grid(*A, "petition", "list", "--json", *a).json()]  # noqa: E731
+    assert ls("--category", "环境卫生") == ls("--category", "sanitation") == [a["number"]]
+    assert sorted(ls("--category", "隐患")) == sorted(ls("--category", "Hazard")) == sorted([b["number"], c["number"]])
+    assert ls("--category", "矛盾纠纷") == []
+    rows = grid(*A, "export", "petitions", "--category", "井盖破损", "--format", "jsonl", "-o", "-").stdout
+    assert [json.loads(r)["number"] for r in rows.splitlines()] == [b["number"]]
+
+
+def test_refused_choices_are_listed_once_in_the_operators_language(grid, city, now):
+    """Regression: the Chinese refusal listed English codes only, and a list filter listed the
+    categories that are also groups (help, complaint...) twice."""
+    from baiyin_cli import config
+
+    cats = list(config.load().data["categories"])
+    groups = [g for g in config.load().data["category_groups"] if g not in cats]
+    r = file(grid, category="nosuch", expect=1)
+    assert "环境卫生" in r.stderr and "environment 环境卫生、" in r.stderr
+    assert listed_choices(r.stderr) == cats
+    r = grid("--lang", "en", "--as", "sec1", "petition", "file", "--text", "x", "--category", "nosuch",
+             "--channel", "qr", "--grid", G1, expect=1)
+    assert "environment (Sanitation)" in r.stderr and listed_choices(r.stderr) == cats
+    for lang in ("zh", "en"):
+        for cmd in (("petition", "list"), ("export", "petitions", "-o", "-")):
+            r = grid("--lang", lang, *A, *cmd, "--category", "nosuch", expect=1)
+            assert listed_choices(r.stderr) == [*cats, *groups], (lang, cmd)
+            assert ("hazard 隐患" if lang == "zh" else "hazard") in r.stderr
+    r = file(grid, channel="飞鸽", expect=1)
+    assert "（可选：qr 扫码反映、mini_program 白银快办小程序、hotline_12345 12345热线" in r.stderr
+    assert "walk_in 来访" in r.stderr
+    n = file(grid)["number"]
+    grid("--as", "sec1", "petition", "assign", n, "--to", "wg11")
+    r = grid("--as", "wg11", "petition", "contact", n, "--how", "飞鸽", "--outcome", "x", expect=1)
+    assert r.stderr.strip() == "grid: 错误：回访方式无效：飞鸽（可选：phone 电话、visit 上门、sms 短信）"
+    r = grid("--lang", "en", "--as", "wg11", "petition", "contact", n, "--how", "pigeon", "--outcome", "x", expect=1)
+    assert r.stderr.strip() == "grid: error: Invalid callback way: pigeon (one of: phone, visit, sms (text message))"
+    assert show(grid, n)["status"] == "assigned"
 
 
 # ---------------------------------------------------------------- privacy

@@ -31,7 +31,6 @@ from baiyin_cli.services.bulk import (
     Target,
     allocate_ids,
     batches,
-    choice_code,
     choice_label,
     fetch,
     insert_rows,
@@ -581,12 +580,8 @@ class PetitionsTarget(Target):
                 # The rules of `petition file`, in its own words; every refused cell is named.
                 f = validate.Fields()
                 text = f.text("text", merged.get("text"), max_len=2000) or ""
-                category = f.check(
-                    "category", lambda: petitions._category(choice_code("categories", merged.get("category")))
-                )
-                channel = f.check(
-                    "channel", lambda: petitions._channel(choice_code("channels", merged.get("channel")))
-                )
+                category = f.check("category", petitions._category, merged.get("category"))
+                channel = f.check("channel", petitions._channel, merged.get("channel"))
                 hh = None
                 hcode = _text(merged.get("household"))
                 if hcode:

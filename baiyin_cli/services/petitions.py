@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from baiyin_cli import timeutil
 from baiyin_cli.errors import Conflict, InvalidInput, NotFound, NotPermitted
 from baiyin_cli.i18n import M
-from baiyin_cli.services import audit, crypto, validate
+from baiyin_cli.services import audit, choices, crypto, validate
 from baiyin_cli.services import petition_workflow as wf
 from baiyin_cli.services.access import (
     OUT_OF_SCOPE,
@@ -52,8 +52,8 @@ BAD_STATUS = M(
 )
 BAD_HOW = M(
     "petition.bad_how",
-    "回访方式无效：{value}（可选 phone/visit/sms）",
-    "Invalid callback way: {value} (phone/visit/sms)",
+    "回访方式无效：{value}（可选：{choices}）",
+    "Invalid callback way: {value} (one of: {choices})",
 )
 NEEDS_PLACE = M(
     "petition.needs_place",
@@ -109,7 +109,11 @@ MERGE_TARGET_STATE = M(
 )
 DURATION_BAD = M("petition.bad_limit", "{field} 应为正数", "{field} must be positive")
 
-CONTACT_WAYS = ("phone", "visit", "sms")
+CONTACT_WAYS: dict[str, tuple[str, str]] = {
+    "phone": ("电话", "phone"),
+    "visit": ("上门", "visit"),
+    "sms": ("短信", "text message"),
+}
 STATUS_ALL = "all"
 
 
@@ -136,18 +140,30 @@ def channels() -> list[str]:
 
 
 def _category(value: str | None) -> tuple[str, dict[str, Any]]:
-    cats = categories()
-    code = (value or "").strip()
-    if code not in cats:
-        raise InvalidInput(BAD_CATEGORY, value=value, choices=", ".join(cats))
-    return code, cats[code]
+    """A category by its code or its Chinese or English name (环境卫生, sanitation, environment)."""
+    code = choices.pick(choices.from_config("categories"), value, BAD_CATEGORY)
+    return code, categories()[code]
 
 
 def _channel(value: str | None) -> str:
-    code = (value or "").strip()
-    if code not in channels():
-        raise InvalidInput(BAD_CHANNEL, value=value, choices=", ".join(channels()))
-    return code
+    """A channel by its code or its Chinese or English name (来访, walk-in, walk_in)."""
+    return choices.pick(choices.from_config("channels"), value, BAD_CHANNEL)
+
+
+def category_filter(value: str) -> tuple[str, list[str]]:
+    """What a `--category` filter names: ("category", [code]) for a category, else
+    ("group", [its categories' codes]) for a category group (隐患, dispute), either by code or
+    name. A category wins over a group spelt the same (help, 投诉: both)."""
+    cats = choices.from_config("categories")
+    groups = choices.from_config("category_groups")
+    code = choices.code_of(cats, value)
+    if code is not None:
+        return "category", [code]
+    group = choices.code_of(groups, value)
+    if group is not None:
+        return "group", sorted(c for c, v in categories().items() if v.get("group") == group)
+    listed = {**cats, **{g: groups[g] for g in groups if g not in cats}}  # each code once
+    raise InvalidInput(BAD_CATEGORY, value=value.strip()[:40], choices=choices.listing(listed))
 
 
 def _statuses(values: list[str] | None) -> frozenset[str] | None:
@@ -701,16 +717,11 @@ def _queue_filter(
     if assignee:
         clauses.append(Petition.assignee == assignee.strip())
     if category:
-        code = category.strip()
-        cats = categories()
-        if code in cats:
-            clauses.append(Petition.category == code)
-        elif code in category_groups():
-            clauses.append(
-                Petition.category.in_(sorted(c for c, v in cats.items() if v.get("group") == code))
-            )  # type: ignore[attr-defined]
+        what, codes = category_filter(category)
+        if what == "category":
+            clauses.append(Petition.category == codes[0])
         else:
-            raise InvalidInput(BAD_CATEGORY, value=category, choices=", ".join([*cats, *category_groups()]))
+            clauses.append(Petition.category.in_(codes))  # type: ignore[attr-defined]
     due_at = Petition.due_at
     if overdue and due_within is not None:
         clauses.append(due_at < now + due_within)  # type: ignore[operator]
@@ -1074,10 +1085,7 @@ def _effects(session: Session, op: Operator, p: Petition):  # type: ignore[no-un
         return {"assignee": username, "grid_code": p.grid_code or w.area_code}
 
     def contact(t: wf.Transition, at: datetime, data: dict[str, Any]) -> dict[str, Any]:
-        how = str(data["how"]).strip()
-        if how not in CONTACT_WAYS:
-            raise InvalidInput(BAD_HOW, value=how)
-        data["how"] = how
+        data["how"] = choices.pick(CONTACT_WAYS, data["how"], BAD_HOW)
         _text(data, "outcome")
         if p.contacted_at is not None:
             return {}

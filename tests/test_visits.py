@@ -13,7 +13,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from tests.conftest import invoke, run_subprocess
+from tests.conftest import invoke, listed_choices, run_subprocess
 
 A = ("--as", "admin")
 G1 = "620402001001001"  # wg11
@@ -544,6 +544,33 @@ def test_bad_visits_are_refused_and_nothing_is_stored(grid, city, clock):
         assert fragment in r.stderr, (args, r.stderr)
     assert grid("--as", "wg11", "visit", "list", "--all", "--json").json() == []
     log(grid, "wg11", "--kind", "household", "--household", mine, "--minutes", "960", "--at", "2026-10-04 08:00")
+
+
+def test_visit_kinds_by_their_names_and_the_refusal_lists_them(grid, city, clock):
+    """Regression: `visit log --kind 入户走访` was refused with a list of English codes only."""
+    h = add_household(grid, city["grids"][0], "人民路17号")
+    clock("2026-10-05 12:00")
+    v = log(grid, "wg11", "--kind", "入户走访", "--household", h, "--minutes", "20", "--at", "2026-10-05 09:00",
+            "--json").json()
+    assert v["kind"] == "household"
+    v = log(grid, "wg11", "--kind", "Dispute Mediation", "--minutes", "20", "--at", "2026-10-05 10:00",
+            "--json").json()
+    assert v["kind"] == "mediation"
+    v = log(grid, "wg11", "--kind", "info-gathering", "--minutes", "5", "--at", "2026-10-05 11:00", "--json").json()
+    assert v["kind"] == "info_gathering"
+    kinds = lambda k: [v["kind"] for v in grid(*A, "visit", "list", "--kind", k, "--json").json()]  # noqa: E731
+    assert kinds("化解纠纷") == kinds("mediation") == ["mediation"]
+    r = log(grid, "wg11", "--kind", "巡逻", "--minutes", "10", expect=1)
+    assert r.stderr.strip() == (
+        "grid: 错误：走访类型无效：巡逻（可选：household 入户走访、info_gathering 情报收集、mediation 化解纠纷、"
+        "service 便民服务）"
+    )
+    r = grid("--lang", "en", *A, "visit", "list", "--kind", "patrol", expect=1)
+    assert r.stderr.strip() == (
+        "grid: error: Invalid visit kind: patrol (one of: household (household visit), "
+        "info_gathering (information gathering), mediation (dispute mediation), service)"
+    )
+    assert listed_choices(r.stderr) == ["household", "info_gathering", "mediation", "service"]
 
 
 def test_who_may_log_read_and_void(grid, city, clock):

@@ -88,16 +88,6 @@ def _pair_label(pairs: Mapping[str, tuple[str, str]]) -> Any:
     return show
 
 
-def _pair_code(pairs: Mapping[str, tuple[str, str]], value: str | None) -> str | None:
-    if value is None:
-        return None
-    v = value.strip()
-    for code, (zh, en) in pairs.items():
-        if v in (code, zh) or v.lower() == en.lower():
-            return code
-    return v
-
-
 def _status_label(code: Any) -> str:
     from baiyin_cli.services.petition_workflow import status_label
 
@@ -279,7 +269,7 @@ class VisitsTarget(Target):
                 unmask(merged, current, self.columns)
                 # Every refused cell of the row is named (validate.Fields).
                 f = validate.Fields()
-                kind = f.check("kind", lambda: visits.kind_of(_pair_code(visits.KINDS, merged.get("kind"))))
+                kind = f.check("kind", visits.kind_of, merged.get("kind"))
                 mins = f.check("minutes", self._minutes, merged.get("minutes"))
                 start = f.check("started_at", self._start, merged.get("started_at"))
                 w = f.check("worker", self._worker, workers, merged.get("worker"))

@@ -68,7 +68,9 @@ DEFAULT_STATS_DAYS = 30
 # A clock a few minutes fast on a phone is not "the future".
 CLOCK_SLACK = timedelta(minutes=5)
 
-BAD_KIND = M("visit.bad_kind", "走访类型无效：{value}（可选 {choices}）", "Invalid visit kind: {value} (one of {choices})")
+BAD_KIND = M(
+    "visit.bad_kind", "走访类型无效：{value}（可选：{choices}）", "Invalid visit kind: {value} (one of: {choices})"
+)
 NEEDS_HOUSEHOLD = M(
     "visit.needs_household", "入户走访需要 --household（住户编号）", "A household visit needs --household (the household code)"
 )
@@ -164,10 +166,10 @@ def status_label(code: str | None) -> str:
 
 
 def kind_of(value: str | None) -> str:
-    v = (value or "").strip().lower().replace("-", "_")
-    if v not in KINDS:
-        raise InvalidInput(BAD_KIND, value=value, choices="/".join(KINDS))
-    return v
+    """A visit kind by its code or its Chinese or English name (入户走访, household visit)."""
+    from baiyin_cli.services import choices
+
+    return choices.pick(KINDS, value, BAD_KIND)
 
 
 def settings() -> dict[str, Any]:

@@ -9,6 +9,7 @@ from datetime import date
 
 import pytest
 
+from tests.conftest import listed_choices
 from tests.test_idnumber import make_id
 
 A = ("--as", "admin")
@@ -211,6 +212,28 @@ def test_household_refusals(grid, city):
     assert "HH-1" in r.stderr
     grid(*A, "household", "add", "--grid", G11, expect=2)  # off a TTY a missing field is a usage error
     grid(*A, "household", "list", "--grid", G11, "--community", "620402001001", expect=2)
+
+
+def test_care_tags_and_household_types_refused_with_each_choice_named_once(grid, city):
+    """Regression: care tags were taken by name but refused with a list of codes only."""
+    from baiyin_cli import config
+
+    tags = list(config.load().data["care_tags"])
+    h = household(grid, G11, "人民路3号", "--care", "独居老人", "--care", "Veteran", "--type", "农村户")
+    assert h["care"] == ["elderly_alone", "veteran"] and h["type"] == "rural"
+    r = household(grid, G11, "人民路4号", "--care", "富人", expect=1)
+    assert "（可选：elderly_alone 独居老人、empty_nest 空巢老人、" in r.stderr
+    assert listed_choices(r.stderr) == tags
+    r = grid("--lang", "en", *A, "household", "add", "--grid", G11, "--address", "x", "--care", "rich", expect=1)
+    assert "(one of: elderly_alone (Elderly living alone), empty_nest (Empty-nest elderly), " in r.stderr
+    assert listed_choices(r.stderr) == tags
+    r = household(grid, G11, "人民路4号", "--type", "castle", expect=1)
+    assert r.stderr.strip() == "grid: 错误：住户类型无效：castle（可选：urban 城镇、rural 农村）"
+    r = grid("--lang", "en", *A, "household", "add", "--grid", G11, "--address", "x", "--type", "castle", expect=1)
+    assert r.stderr.strip() == "grid: error: Invalid household type: castle (one of: urban, rural)"
+    r = grid("--lang", "en", *A, "resident", "add", "--household", h["code"], "--name", "周七", "--relation", "boss",
+             expect=1)
+    assert "(one of: 02 (head), 10 (spouse), " in r.stderr and "配偶" not in r.stderr
 
 
 def test_rural_type_follows_the_village(grid, city):

@@ -26,7 +26,7 @@ from baiyin_cli import timeutil
 from baiyin_cli.errors import Conflict, InvalidInput, NotFound, UsageError
 from baiyin_cli.i18n import M, get_lang
 from baiyin_cli.models.registry import ETHNICITIES, HEAD_RELATION, RELATIONS
-from baiyin_cli.services import audit, validate
+from baiyin_cli.services import audit, choices, validate
 from baiyin_cli.services.access import (
     Operator,
     may_reveal,
@@ -68,8 +68,8 @@ HOUSEHOLD_NOT_GRID = M(
 )
 HOUSEHOLD_BAD_TYPE = M(
     "household.bad_type",
-    "住户类型无效：{value}（urban 城镇 / rural 农村）",
-    "Invalid household type: {value} (urban / rural)",
+    "住户类型无效：{value}（可选：{choices}）",
+    "Invalid household type: {value} (one of: {choices})",
 )
 HOUSEHOLD_DUPLICATE = M(
     "household.duplicate",
@@ -123,8 +123,8 @@ RESIDENT_SEX_MISMATCH = M(
 RESIDENT_BAD_SEX = M("resident.bad_sex", "性别无效：{value}（男/女 或 M/F）", "Invalid sex: {value} (M/F)")
 RESIDENT_BAD_RELATION = M(
     "resident.bad_relation",
-    "与户主关系无效：{value}（可选 {choices}）",
-    "Invalid relation to the head: {value} (one of {choices})",
+    "与户主关系无效：{value}（可选：{choices}）",
+    "Invalid relation to the head: {value} (one of: {choices})",
 )
 RESIDENT_CHILD_SEX = M(
     "resident.child_sex",
@@ -170,7 +170,9 @@ RESIDENT_FORMER_HEAD = M(
     "原户主的新关系不能是户主：请给 --former 配偶/父母/子女…",
     "The former head's new relation cannot be head: give --former spouse/parent/son...",
 )
-CARE_UNKNOWN = M("care.unknown", "关爱标签无效：{value}（可选 {choices}）", "Unknown care tag: {value} (one of {choices})")
+CARE_UNKNOWN = M(
+    "care.unknown", "关爱标签无效：{value}（可选：{choices}）", "Unknown care tag: {value} (one of: {choices})"
+)
 RECORD_RACE = M(
     "registry.race",
     "另一终端刚刚写入了冲突的记录（{what}），请重试",
@@ -224,14 +226,8 @@ def care_tags_config() -> dict[str, dict[str, Any]]:
 def care_tag_of(value: str, tags: Mapping[str, Mapping[str, Any]] | None = None) -> str:
     """A care tag code from its code, Chinese or English label (独居老人, elderly_alone)."""
     tags = care_tags_config() if tags is None else tags
-    v = unicodedata.normalize("NFKC", value or "").strip()
-    if v in tags:
-        return v
-    low = v.lower().replace(" ", "_").replace("-", "_")
-    for code, entry in tags.items():
-        if low == code or v == entry.get("zh") or low == str(entry.get("en", "")).lower().replace(" ", "_"):
-            return code
-    raise InvalidInput(CARE_UNKNOWN, value=v, choices=", ".join(tags), field_key="care")
+    named = {c: (str(e.get("zh") or c), str(e.get("en") or c)) for c, e in tags.items()}
+    return choices.pick(named, value, CARE_UNKNOWN, field_key="care")
 
 
 def care_tags_from(values: Iterable[str] | str | None) -> list[str]:
@@ -319,8 +315,9 @@ def relation_of(value: str | None, sex: str | None = None) -> str:
         for code, (zh, en) in RELATIONS.items():
             if v == zh or low == en:
                 return code
-    choices = ", ".join(f"{c} {zh}" for c, (zh, _en) in RELATIONS.items())
-    raise InvalidInput(RESIDENT_BAD_RELATION, value=v, choices=choices, field_key="relation")
+    raise InvalidInput(
+        RESIDENT_BAD_RELATION, value=v, choices=choices.listing(RELATIONS), field_key="relation"
+    )
 
 
 def relation_label(code: str | None) -> str:
@@ -371,13 +368,12 @@ def sex_label(code: str | None) -> str:
 
 
 def household_type_of(value: str | None) -> str | None:
-    v = unicodedata.normalize("NFKC", value or "").strip().lower()
+    """A household type by its code or name (rural, 农村, 农村户); None when blank."""
+    v = unicodedata.normalize("NFKC", value or "").strip()
     if not v:
         return None
-    for code, (zh, en) in HOUSEHOLD_TYPES.items():
-        if v in (code, zh, en, zh + "户"):
-            return code
-    raise InvalidInput(HOUSEHOLD_BAD_TYPE, value=v[:20], field_key="type")
+    code = choices.code_of(HOUSEHOLD_TYPES, v.removesuffix("户")) if v.endswith("户") else None
+    return code or choices.pick(HOUSEHOLD_TYPES, v, HOUSEHOLD_BAD_TYPE, field_key="type")
 
 
 def type_label(code: str | None) -> str:

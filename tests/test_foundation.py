@@ -337,6 +337,28 @@ def test_worker_add_errors(grid, city, extra, code):
     grid(*A, "worker", "add", "--username", "new1", "--name", "新人", *extra, expect=code)
 
 
+def test_worker_roles_and_kinds_by_their_names(grid, city):
+    """Regression: `worker add --role 网格员 --kind 红色网格员` was refused; so was `worker list --role 部门`."""
+    w = grid(*A, "worker", "add", "--username", "new1", "--name", "新人", "--role", "网格员", "--kind", "红色网格员",
+             "--area", "620402001001001", "--json").json()
+    assert (w["role"], w["kind"]) == ("grid_worker", "red")
+    w = grid(*A, "worker", "add", "--username", "new2", "--name", "新人", "--role", "Grid Worker", "--kind", "LIAISON",
+             "--area", "620402001001001", "--json").json()
+    assert (w["role"], w["kind"]) == ("grid_worker", "liaison")
+    assert [r["username"] for r in grid("worker", "list", "--role", "部门", "--json").json()] == ["dsifa"]
+    r = grid(*A, "worker", "add", "--username", "new3", "--name", "x", "--role", "队长", expect=1)
+    assert r.stderr.strip() == (
+        "grid: 错误：角色无效：队长（可选：admin 管理员、secretary 社区党组织书记、grid_worker 网格员、department 部门、"
+        "viewer 只读）"
+    )
+    r = grid("--lang", "en", *A, "worker", "add", "--username", "new3", "--name", "x", "--role", "grid_worker",
+             "--area", "620402001001001", "--kind", "part-time", expect=1)
+    assert r.stderr.strip() == (
+        "grid: error: Invalid kind: part-time (one of: full_time, red (Red (party member)), "
+        "mobile (Mobile (riders etc.)), liaison)"
+    )
+
+
 def test_worker_add_bad_phone_and_duplicate(grid, city):
     r = grid(*A, "worker", "add", "--username", "n2", "--name", "新", "--phone", "12345", "--role", "viewer", expect=1)
     assert "联系电话" in r.stderr

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Container, Iterable, Mapping
 from datetime import datetime
-from collections.abc import Container, Mapping
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from baiyin_cli import timeutil
 from baiyin_cli.errors import Conflict, InvalidInput, NotFound
 from baiyin_cli.i18n import M
 from baiyin_cli.models.org import LEVEL_CODE_LENGTH, LEVEL_ORDER, AreaLevel, Role, WorkerKind
-from baiyin_cli.services import audit, validate
+from baiyin_cli.services import audit, choices, validate
 from baiyin_cli.services.access import Operator, require_area, require_role, scope_clause
 
 if TYPE_CHECKING:
@@ -62,11 +63,11 @@ WORKER_NOT_FOUND = M("worker.not_found", "找不到人员 {username}", "No worke
 WORKER_EXISTS = M("worker.exists", "用户名 {username} 已存在", "Username {username} already exists")
 WORKER_BAD_ROLE = M(
     "worker.bad_role",
-    "角色无效：{value}（可选 {choices}）",
-    "Invalid role: {value} (one of {choices})",
+    "角色无效：{value}（可选：{choices}）",
+    "Invalid role: {value} (one of: {choices})",
 )
 WORKER_BAD_KIND = M(
-    "worker.bad_kind", "网格员类型无效：{value}（可选 {choices}）", "Invalid kind: {value} (one of {choices})"
+    "worker.bad_kind", "网格员类型无效：{value}（可选：{choices}）", "Invalid kind: {value} (one of: {choices})"
 )
 WORKER_AREA_LEVEL = M(
     "worker.area_level",
@@ -457,12 +458,10 @@ def _role_kind(role: Role, kind: str | None) -> str | None:
         raise InvalidInput(WORKER_KIND_ONLY_GRID, field_key="kind")
     if role != Role.grid_worker:
         return None
-    try:
-        return WorkerKind(kind or "full_time").value
-    except ValueError:
-        raise InvalidInput(
-            WORKER_BAD_KIND, value=kind, choices="/".join(k.value for k in WorkerKind), field_key="kind"
-        ) from None
+    if not kind:
+        return WorkerKind.full_time.value
+    kinds = _enum_choices("worker_kinds", WorkerKind)
+    return WorkerKind(choices.pick(kinds, kind, WORKER_BAD_KIND, field_key="kind")).value
 
 
 def _role_area(
@@ -504,13 +503,15 @@ def _role_dept(session: Session | None, role: Role, dept: str | None, depts: Con
     return get_dept(session, dept).code
 
 
+def _enum_choices(table: str, enum: Iterable[StrEnum]) -> dict[str, tuple[str, str]]:
+    """An enum's codes with their names from config `[table.*]`."""
+    named = choices.from_config(table)
+    return {m.value: named.get(m.value, (m.value, m.value)) for m in enum}
+
+
 def _role_of(value: str) -> Role:
-    try:
-        return Role(value.strip().lower())
-    except ValueError:
-        raise InvalidInput(
-            WORKER_BAD_ROLE, value=value, choices="/".join(r.value for r in Role), field_key="role"
-        ) from None
+    """A role by its code or its Chinese or English name (网格员, grid worker)."""
+    return Role(choices.pick(_enum_choices("roles", Role), value, WORKER_BAD_ROLE, field_key="role"))
 
 
 def require_manage_worker(op: Operator | None, role: Role | str, area: str | None) -> Operator:

@@ -394,6 +394,44 @@ def test_roles_and_scope(grid, city):
     grid("dept", "add", "jy", "教育局", env={"GRID_USER": "admin"})
 
 
+def test_refusals_name_roles_by_their_labels_in_the_operator_language(grid, city):
+    g = ("--grid", "620402001001001")
+    # Who may, and what the operator is, by the roles' labels: never a role code.
+    r = grid("--as", "wg11", "key", "show", expect=4)
+    assert "此操作需要管理员角色（wg11 的角色是网格员）" in r.stderr and "grid_worker" not in r.stderr
+    r = grid("--lang", "en", "--as", "wg11", "key", "show", expect=4)
+    assert "This needs the role Administrator (wg11 has the role Grid worker)" in r.stderr
+    r = grid("--as", "dsifa", "resident", "list", expect=4)
+    assert "管理员、社区党组织书记、网格员或只读角色" in r.stderr and "department" not in r.stderr
+    r = grid("--lang", "en", "--as", "wg11", "worker", "add", "--username", "n9", "--name", "x", "--role", "viewer",
+             expect=4)
+    assert "has the role Grid worker" in r.stderr
+    # A viewer's refusal names the role once, by its label.
+    r = grid("--as", "view", "household", "add", *g, "--address", "x", expect=4)
+    assert "操作员 view 的角色是只读，只有查看权限" in r.stderr and "（viewer）" not in r.stderr
+    r = grid("--lang", "en", "--as", "view", "household", "add", *g, "--address", "x", expect=4)
+    assert "Operator view has the role Viewer and may only read" in r.stderr
+    # A department user has no area: say so, not "outside -".
+    for lang, text in (("zh", "部门人员，没有所辖区域"), ("en", "is a department user with no area")):
+        r = grid("--lang", lang, "--as", "dsifa", "household", "add", *g, "--address", "x", expect=4)
+        assert text in r.stderr and " - " not in r.stderr and "outside -" not in r.stderr
+        r = grid("--lang", lang, "--as", "dsifa", "petition", "file", "--text", "路灯坏了", "--category",
+                 "help", "--channel", "qr", *g, expect=4)
+        assert text in r.stderr
+
+
+def test_worker_errors_use_role_labels_inside_a_sentence(grid, city):
+    r = grid("--lang", "en", *A, "worker", "add", "--username", "n8", "--name", "x", "--role", "grid_worker",
+             expect=1)
+    assert "A grid worker needs --area (their grid)" in r.stderr
+    r = grid("--lang", "en", *A, "worker", "add", "--username", "n8", "--name", "x", "--role", "grid_worker",
+             "--area", "620402001001", expect=1)
+    assert "A grid worker belongs to a grid (620402001001 is a community)" in r.stderr
+    r = grid(*A, "worker", "add", "--username", "n8", "--name", "x", "--role", "secretary", "--area",
+             "620402001001001", expect=1)
+    assert "社区党组织书记必须属于一个社区级区域（620402001001001 是网格）" in r.stderr
+
+
 def test_last_admin_and_self_deactivation(grid, city):
     grid(*A, "worker", "deactivate", "admin", expect=1)
     grid(*A, "worker", "add", "--username", "admin2", "--name", "二号", "--role", "admin")

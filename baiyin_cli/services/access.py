@@ -39,17 +39,24 @@ UNKNOWN_OPERATOR = M(
     "access.unknown_operator", "操作员 {username} 不存在或已停用", "Operator {username} does not exist or is inactive"
 )
 READ_ONLY = M(
-    "access.read_only", "操作员 {username}（{role}）只有查看权限", "Operator {username} ({role}) may only read"
+    "access.read_only",
+    "操作员 {username} 的角色是{role}，只有查看权限",
+    "Operator {username} has the role {role} and may only read",
 )
 OUT_OF_SCOPE = M(
     "access.out_of_scope",
     "操作员 {username} 无权操作 {area} 范围外的数据",
     "Operator {username} may not touch data outside {scope}",
 )
+DEPARTMENT_NO_AREA = M(
+    "access.department_no_area",
+    "操作员 {username} 是部门人员，没有所辖区域：只能处理转办给本部门的诉求",
+    "Operator {username} is a department user with no area: they may only act on petitions escalated to their department",
+)
 ROLE_REQUIRED = M(
     "access.role_required",
-    "此操作需要以下角色之一：{roles}（{username} 是 {role}）",
-    "This needs one of the roles {roles} ({username} is {role})",
+    "此操作需要{roles}角色（{username} 的角色是{role}）",
+    "This needs the role {roles} ({username} has the role {role})",
 )
 CANNOT_REVEAL = M(
     "access.cannot_reveal",
@@ -161,6 +168,31 @@ def load_operator(session: Session, username: str | None) -> Operator | None:
     return Operator(w.username, w.name, w.role, w.area_code, w.dept_code)
 
 
+def role_label(role: str, *, in_sentence: bool = False) -> str:
+    """A role as people call it (config `roles`), in the operator's language: 网格员 / Grid worker.
+
+    `in_sentence` lowers an English label's first letter for use inside a sentence ("a grid worker");
+    a label that starts with an acronym ("IT staff") stays as written."""
+    from baiyin_cli import config
+    from baiyin_cli.i18n import get_lang
+
+    label = config.load().label("roles", role)
+    if in_sentence and get_lang() == "en" and label[:1].isupper() and not label[1:2].isupper():
+        label = label[:1].lower() + label[1:]
+    return label
+
+
+def role_labels(roles: tuple[str, ...] | list[str]) -> str:
+    """Several roles joined as a choice: 管理员、网格员或书记 / Administrator, Grid worker or Secretary."""
+    from baiyin_cli.i18n import get_lang
+
+    labels = [role_label(r) for r in roles]
+    if len(labels) < 2:
+        return "".join(labels)
+    en = get_lang() == "en"
+    return (", " if en else "、").join(labels[:-1]) + (" or " if en else "或") + labels[-1]
+
+
 def require(op: Operator | None) -> Operator:
     if op is None:
         raise NotPermitted(NO_OPERATOR)
@@ -170,14 +202,15 @@ def require(op: Operator | None) -> Operator:
 def require_write(op: Operator | None) -> Operator:
     op = require(op)
     if not op.may_write():
-        raise NotPermitted(READ_ONLY, username=op.username, role=op.role)
+        raise NotPermitted(READ_ONLY, username=op.username, role=role_label(op.role))
     return op
 
 
 def require_role(op: Operator | None, *roles: str) -> Operator:
     op = require(op)
     if op.role not in roles and not op.is_admin:
-        raise NotPermitted(ROLE_REQUIRED, roles=", ".join(roles), username=op.username, role=op.role)
+        allowed = roles if "admin" in roles else ("admin", *roles)  # an admin may always
+        raise NotPermitted(ROLE_REQUIRED, roles=role_labels(allowed), username=op.username, role=role_label(op.role))
     return op
 
 
@@ -195,7 +228,9 @@ def require_area(op: Operator | None, area_code: str | None, *, write: bool = Tr
     op = require_write(op) if write else require(op)
     if op.is_admin:
         return op
-    if op.role == "department" or not in_scope(op, area_code):
+    if op.role == "department":
+        raise NotPermitted(DEPARTMENT_NO_AREA, username=op.username)
+    if not in_scope(op, area_code):
         raise NotPermitted(
             OUT_OF_SCOPE, username=op.username, area=op.scope or "-", scope=op.scope or "-"
         )
@@ -290,6 +325,8 @@ def require_petition(op: Operator | None, **where: str | None) -> Operator:
     """Refuse a petition outside the operator's reach (exit 4)."""
     op = require(op)
     if not sees_petition(op, **where):
+        if op.role == "department":
+            raise NotPermitted(DEPARTMENT_NO_AREA, username=op.username)
         raise NotPermitted(OUT_OF_SCOPE, username=op.username, area=op.scope or op.dept_code or "-",
                            scope=op.scope or op.dept_code or "-")
     return op

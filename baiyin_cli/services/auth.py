@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from baiyin_cli import timeutil
 from baiyin_cli.errors import InvalidInput, NotFound, NotPermitted, os_error_text
 from baiyin_cli.i18n import M
-from baiyin_cli.services.access import NO_OPERATOR, Operator, require
+from baiyin_cli.services.access import NO_OPERATOR, Operator, require, role_label
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -96,8 +96,8 @@ OLD_PIN_NEEDED = M(
 )
 SET_PIN_NOT_ALLOWED = M(
     "auth.set_pin_not_allowed",
-    "只有管理员可以为他人设置 PIN（{username} 是 {role}）",
-    "Only an admin may set someone else's PIN ({username} is {role})",
+    "只有管理员可以为他人设置 PIN（{username} 的角色是{role}）",
+    "Only an administrator may set someone else's PIN ({username} has the role {role})",
 )
 TOKEN_FILE_UNSAFE = M(
     "auth.token_file_unsafe",
@@ -282,7 +282,7 @@ def set_secret(
         raise NotFound(NO_SUCH_WORKER, username=username)
     self_change = op.username == username
     if not self_change and not op.is_admin:
-        raise NotPermitted(SET_PIN_NOT_ALLOWED, username=op.username, role=op.role)
+        raise NotPermitted(SET_PIN_NOT_ALLOWED, username=op.username, role=role_label(op.role))
     cred = _credential(session, username)
     if self_change and cred is not None:
         if old is None:

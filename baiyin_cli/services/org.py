@@ -71,7 +71,7 @@ WORKER_BAD_KIND = M(
 )
 WORKER_AREA_LEVEL = M(
     "worker.area_level",
-    "{role}必须属于一个{level}级区域（{area} 是 {actual}）",
+    "{role}必须属于一个{level}级区域（{area} 是{actual}）",
     "A {role} belongs to a {level} ({area} is a {actual})",
 )
 WORKER_NEEDS_AREA = M(
@@ -101,9 +101,10 @@ def _label(level: str) -> str:
 
 
 def _role_label(role: str) -> str:
-    from baiyin_cli import config
+    """A role's label inside a sentence ("A grid worker belongs to a grid")."""
+    from baiyin_cli.services.access import role_label
 
-    return config.load().label("roles", role)
+    return role_label(role, in_sentence=True)
 
 
 # ---------------------------------------------------------------- areas

@@ -261,6 +261,23 @@ def test_weak_pins_are_refused(grid, city, tmp_path, pin, fragment):
     assert fragment in r.stderr
 
 
+def test_set_pin_names_what_is_missing_and_who_may(grid, city, tmp_path):
+    _set_pin(grid, tmp_path, "wg11", "602817")
+    new = _pin_file(tmp_path, "719362", "new")
+    # --pin-file was given: what is missing is the old PIN, and the message says so.
+    r = grid("--as", "wg11", "worker", "set-pin", "wg11", "--pin-file", new, expect=2)
+    assert "--old-pin-file" in r.stderr and "原 PIN" in r.stderr
+    r = grid("--lang", "en", "--as", "wg11", "worker", "set-pin", "wg11", "--pin-file", new, expect=2)
+    assert "The old PIN is needed" in r.stderr and "--old-pin-file" in r.stderr
+    r = grid(*A, "worker", "set-pin", "wg11", expect=2)
+    assert "--pin-file" in r.stderr and "--old-pin-file" not in r.stderr
+    # Someone else's PIN: the secretary's role by its label, not its code.
+    r = grid("--as", "sec1", "worker", "set-pin", "wg11", "--pin-file", new, expect=4)
+    assert "社区党组织书记" in r.stderr and "secretary" not in r.stderr
+    r = grid("--lang", "en", "--as", "sec1", "worker", "set-pin", "wg11", "--pin-file", new, expect=4)
+    assert "(sec1 has the role Community secretary)" in r.stderr
+
+
 def test_a_pin_is_never_taken_off_a_tty_without_a_file(grid, city):
     r = grid("login", "sec1", expect=2, env=NO_SESSION)
     assert "--pin-file" in r.stderr

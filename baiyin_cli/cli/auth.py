@@ -15,8 +15,8 @@ from baiyin_cli.i18n import L, M
 
 NEED_PIN = M(
     "auth.need_pin",
-    "需要 PIN：在终端上运行以输入，或用 --pin-file 文件（- 表示标准输入）",
-    "A PIN is needed: run this on a terminal to type it, or give --pin-file FILE ('-' for stdin)",
+    "需要{what}：在终端上运行以输入，或用 {flag} 文件（- 表示标准输入）",
+    "{what} is needed: run this on a terminal to type it, or give {flag} FILE ('-' for stdin)",
 )
 NEED_USERNAME = M(
     "auth.need_username",
@@ -26,8 +26,11 @@ NEED_USERNAME = M(
 PIN_MISMATCH = M("auth.pin_mismatch", "两次输入的 PIN 不一致", "The two PINs do not match")
 
 
-def read_secret(pin_file: str | None, prompt: str, *, confirm: bool = False, check: bool = False) -> str:
-    """A PIN from --pin-file, else typed twice (confirm) without echo on a TTY, else exit 2."""
+def read_secret(
+    pin_file: str | None, prompt: str, *, confirm: bool = False, check: bool = False, old: bool = False
+) -> str:
+    """A PIN from --pin-file (`old`: the current PIN, from --old-pin-file), else typed twice
+    (confirm) without echo on a TTY, else exit 2 naming the option that was missing."""
     from baiyin_cli.cli._prompt import interactive
     from baiyin_cli.services import auth
 
@@ -37,7 +40,8 @@ def read_secret(pin_file: str | None, prompt: str, *, confirm: bool = False, che
             auth.check_secret(value)
         return value
     if not interactive():
-        raise UsageError(NEED_PIN)
+        raise UsageError(NEED_PIN, what=L("原 PIN", "The old PIN") if old else L(" PIN", "A PIN"),
+                         flag="--old-pin-file" if old else "--pin-file")
     import getpass
 
     from baiyin_cli.errors import GridError, InvalidInput

@@ -164,7 +164,7 @@ def build() -> typer.Typer:
         when = ctx.at_option(at)
         with ctx.session() as (s, op):
             needs_old = op is not None and op.username == username and auth.has_secret(s, username)
-        old = read_secret(old_pin_file, L("原 PIN", "Old PIN")) if needs_old else None
+        old = read_secret(old_pin_file, L("原 PIN", "Old PIN"), old=True) if needs_old else None
         new = read_secret(pin_file, L(f"{username} 的新 PIN", f"New PIN for {username}"), confirm=True, check=True)
         with ctx.session(write=True) as (s, op):
             r = auth.set_secret(s, op, username, new, old=old, at=when)

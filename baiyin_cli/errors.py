@@ -71,6 +71,17 @@ class UsageError(GridError):
     code = ExitCode.USAGE
 
 
+def only_one(message: Message, flags: dict[str, Any]) -> None:
+    """Refuse (exit 2) when more than one of these mutually exclusive options was given; the
+    message names the ones given (`{options}`), as the user typed them: {"--grid": grid, ...}."""
+    from baiyin_cli.i18n import get_lang
+
+    given = [flag for flag, value in flags.items() if value]
+    if len(given) > 1:
+        sep = ", " if get_lang() == "en" else (" 与 " if len(given) == 2 else "、")
+        raise UsageError(message, options=sep.join(given))
+
+
 class NotFound(GridError):
     code = ExitCode.NOT_FOUND
 

@@ -432,6 +432,36 @@ def test_worker_errors_use_role_labels_inside_a_sentence(grid, city):
     assert "社区党组织书记必须属于一个社区级区域（620402001001001 是网格）" in r.stderr
 
 
+@pytest.mark.parametrize(
+    "args, zh, en",
+    [
+        (("resident", "list", "--grid", "620402001001001", "--household", "H1"),
+         "--household 与 --grid 只能给一个", "Give only one of --household, --grid"),
+        (("resident", "list", "--household", "H1", "--grid", "620402001001001", "--community", "620402001001"),
+         "--household、--grid、--community 只能给一个", "Give only one of --household, --grid, --community"),
+        (("household", "list", "--grid", "620402001001001", "--community", "620402001001"),
+         "--grid 与 --community 只能给一个", "Give only one of --grid, --community"),
+        (("visit", "list", "--grid", "620402001001001", "--community", "620402001001"),
+         "--grid 与 --community 只能给一个", "Give only one of --grid, --community"),
+        (("visit", "due", "--worker", "wg11", "--grid", "620402001001001"),
+         "--worker 与 --grid 只能给一个", "Give only one of --worker, --grid"),
+        (("visit", "stats", "--worker", "wg11", "--community", "620402001001"),
+         "--worker 与 --community 只能给一个", "Give only one of --worker, --community"),
+        (("stats", "visits", "--area", "620402001", "--worker", "wg11"),
+         "--worker 与 --area 只能给一个", "Give only one of --worker, --area"),
+        (("export", "visits", "--grid", "620402001001001", "--community", "620402001001", "-o", "-"),
+         "--grid 与 --community 只能给一个", "Give only one of --grid, --community"),
+        (("export", "residents", "--grid", "620402001001001", "--household", "H1", "-o", "-", "--format", "jsonl"),
+         "--household 与 --grid 只能给一个", "Give only one of --household, --grid"),
+    ],
+)
+def test_option_conflicts_name_the_options_given(grid, city, args, zh, en):
+    r = grid(*A, *args, expect=2)
+    assert zh in r.stderr, r
+    r = grid("--lang", "en", *A, *args, expect=2)
+    assert en in r.stderr, r
+
+
 def test_last_admin_and_self_deactivation(grid, city):
     grid(*A, "worker", "deactivate", "admin", expect=1)
     grid(*A, "worker", "add", "--username", "admin2", "--name", "二号", "--role", "admin")

@@ -126,11 +126,10 @@ def register(app: typer.Typer) -> None:
         reveal: Annotated[bool, typer.Option("--reveal", help=reveal_help)] = False,
     ) -> None:
         from baiyin_cli import timeutil
-        from baiyin_cli.errors import UsageError
+        from baiyin_cli.errors import only_one
         from baiyin_cli.services.visits import WORKER_AND_AREA
 
-        if grid and community:
-            raise UsageError(WORKER_AND_AREA)
+        only_one(WORKER_AND_AREA, {"--grid": grid, "--community": community})
         run_export("visits", output, fmt, reveal, {
             "worker": worker, "area": grid or community, "household": household, "kind": kind,
             "start": timeutil.parse_date(from_) if from_ else None, "end": timeutil.parse_date(to) if to else None,

@@ -173,11 +173,10 @@ def build() -> typer.Typer:
         limit: Limit = DEFAULT_LIMIT,
         json_: Json = False,
     ) -> None:
-        from baiyin_cli.errors import UsageError
+        from baiyin_cli.errors import only_one
         from baiyin_cli.services import visits
 
-        if grid and community:
-            raise UsageError(visits.WORKER_AND_AREA)
+        only_one(visits.WORKER_AND_AREA, {"--grid": grid, "--community": community})
         with ctx.session() as (s, op):
             rows = visits.list_visits(
                 s, op, worker=worker, area=grid or community, household=household, kind=kind,
@@ -271,11 +270,10 @@ def build() -> typer.Typer:
         limit: Limit = None,
         json_: Json = False,
     ) -> None:
-        from baiyin_cli.errors import UsageError
+        from baiyin_cli.errors import only_one
         from baiyin_cli.services import visits
 
-        if worker and grid:
-            raise UsageError(visits.WORKER_AND_AREA)
+        only_one(visits.WORKER_AND_AREA, {"--worker": worker, "--grid": grid})
         with ctx.session() as (s, op):
             q = visits.due_queue(s, op, worker=worker, grid=grid, on=_date(date_), include_early=all_,
                                  care_only=care_only, limit=limit)
@@ -301,11 +299,10 @@ def build() -> typer.Typer:
             "逐日明细（默认：单个网格员或网格时显示）", "One row per worker and day (default: for one worker or grid)"))] = None,
         json_: Json = False,
     ) -> None:
-        from baiyin_cli.errors import UsageError
+        from baiyin_cli.errors import only_one
         from baiyin_cli.services import visits
 
-        if sum(1 for x in (worker, grid, community) if x) > 1:
-            raise UsageError(visits.WORKER_AND_AREA)
+        only_one(visits.WORKER_AND_AREA, {"--worker": worker, "--grid": grid, "--community": community})
         with ctx.session() as (s, op):
             r = visits.visit_stats(s, op, worker=worker, area=grid or community, start=_date(from_), end=_date(to),
                                    daily=daily)

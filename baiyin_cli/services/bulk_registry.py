@@ -435,15 +435,14 @@ class HouseholdsTarget(Target):
         """Households in the operator's scope, as `household list` filters them, streamed."""
         from sqlalchemy import select
 
-        from baiyin_cli.errors import UsageError
+        from baiyin_cli.errors import only_one
         from baiyin_cli.models import Household, HouseholdCare, Resident, ResidentCare
         from baiyin_cli.services import registry
         from baiyin_cli.services.access import scope_clause
         from baiyin_cli.services.privacy import scrub
 
         grid, community = filters.get("grid"), filters.get("community")
-        if grid and community:
-            raise UsageError(registry.HOUSEHOLD_GRID_AND_COMMUNITY)
+        only_one(registry.HOUSEHOLD_GRID_AND_COMMUNITY, {"--grid": grid, "--community": community})
         area = registry.get_grid(session, grid).code if grid else None
         if community:
             from baiyin_cli.services.org import get_area
@@ -880,7 +879,7 @@ class ResidentsTarget(Target):
         care tags too, for operators who may not reveal them."""
         from sqlalchemy import select
 
-        from baiyin_cli.errors import UsageError
+        from baiyin_cli.errors import only_one
         from baiyin_cli.models import Household, HouseholdCare, Resident, ResidentCare
         from baiyin_cli.services import crypto, registry
         from baiyin_cli.services.access import may_reveal, require_area, scope_clause
@@ -888,8 +887,8 @@ class ResidentsTarget(Target):
         from baiyin_cli.services.registry_keys import full_address
 
         household, grid, community = filters.get("household"), filters.get("grid"), filters.get("community")
-        if sum(1 for x in (household, grid, community) if x) > 1:
-            raise UsageError(registry.HOUSEHOLD_GRID_AND_COMMUNITY)
+        only_one(registry.HOUSEHOLD_GRID_AND_COMMUNITY,
+                 {"--household": household, "--grid": grid, "--community": community})
         R, H = Resident.__table__, Household.__table__
         q = select(
             R,

@@ -23,7 +23,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from baiyin_cli import timeutil
-from baiyin_cli.errors import Conflict, InvalidInput, NotFound, UsageError
+from baiyin_cli.errors import Conflict, InvalidInput, NotFound, UsageError, only_one
 from baiyin_cli.i18n import M, get_lang
 from baiyin_cli.models.registry import ETHNICITIES, HEAD_RELATION, RELATIONS
 from baiyin_cli.services import audit, choices, validate
@@ -82,7 +82,7 @@ HOUSEHOLD_ARCHIVED = M(
 HOUSEHOLD_NOT_ARCHIVED = M("household.not_archived", "住户 {code} 未注销", "Household {code} is not archived")
 HOUSEHOLD_SAME_GRID = M("household.same_grid", "住户 {code} 已在网格 {grid}", "Household {code} is already in grid {grid}")
 HOUSEHOLD_GRID_AND_COMMUNITY = M(
-    "household.grid_and_community", "--grid 与 --community 只能给一个", "Give --grid or --community, not both"
+    "household.grid_and_community", "{options} 只能给一个", "Give only one of {options}"
 )
 HOUSEHOLD_NOTHING_TO_CHANGE = M("registry.nothing_to_change", "没有要修改的内容", "Nothing to change")
 
@@ -1155,8 +1155,7 @@ def list_households(
 
     from baiyin_cli.models import Household, HouseholdCare, Resident, ResidentCare
 
-    if grid and community:
-        raise UsageError(HOUSEHOLD_GRID_AND_COMMUNITY)
+    only_one(HOUSEHOLD_GRID_AND_COMMUNITY, {"--grid": grid, "--community": community})
     area = None
     if grid:
         area = get_grid(session, grid).code
@@ -1639,8 +1638,7 @@ def list_residents(
 
     from baiyin_cli.models import Household, HouseholdCare, Resident, ResidentCare
 
-    if sum(1 for x in (household, grid, community) if x) > 1:
-        raise UsageError(HOUSEHOLD_GRID_AND_COMMUNITY)
+    only_one(HOUSEHOLD_GRID_AND_COMMUNITY, {"--household": household, "--grid": grid, "--community": community})
     q = select(Resident, Household).join(Household, Household.id == Resident.household_id)  # type: ignore[arg-type]
     if household:
         h = _read_household(session, op, household)

@@ -42,7 +42,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from baiyin_cli import timeutil
-from baiyin_cli.errors import Conflict, InvalidInput, NotFound, NotPermitted, UsageError
+from baiyin_cli.errors import Conflict, InvalidInput, NotFound, NotPermitted, UsageError, only_one
 from baiyin_cli.i18n import M, get_lang
 from baiyin_cli.services import audit, validate
 from baiyin_cli.services.access import Operator, read_scope, require, require_area, require_role, scope_clause
@@ -139,7 +139,7 @@ NEEDS_WORKER_OR_GRID = M(
 NOT_A_GRID = M("visit.not_a_grid", "{code} 不是网格（是{level}）", "{code} is not a grid (it is a {level})")
 BAD_PERIOD = M("visit.bad_period", "起始日期 {start} 晚于结束日期 {end}", "The start date {start} is after the end date {end}")
 WORKER_AND_AREA = M(
-    "visit.worker_and_area", "--worker 与 --grid/--community 只能选一个", "Give either --worker or --grid/--community"
+    "visit.worker_and_area", "{options} 只能给一个", "Give only one of {options}"
 )
 
 LEDGER_DIFFERS = M(
@@ -1039,8 +1039,7 @@ def visit_stats(
 
     from baiyin_cli.models import VisitDay, Worker
 
-    if worker and area:
-        raise UsageError(WORKER_AND_AREA)
+    only_one(WORKER_AND_AREA, {"--worker": worker, "--area": area})  # the commands check their own flags first
     conf = settings()
     target = conf["daily_minutes"]
     today = timeutil.today()

@@ -493,6 +493,18 @@ def test_findings_become_linked_petitions_in_the_same_transaction(grid, city, cl
     log(grid, "wg11", "--kind", "service", "--minutes", "10", "--finding", "路灯不亮", expect=2)
 
 
+def test_an_empty_finding_is_named_as_the_finding(grid, city, clock):
+    clock("2026-10-05 17:00")
+    for blank in ("", "   "):
+        r = log(grid, "wg11", "--kind", "service", "--minutes", "10", "--finding", "路灯不亮", "--category",
+                "hazard_streetlight", "--finding", blank, "--category", "hazard_fire", expect=1)
+        assert "发现的问题（--finding）不能为空" in r.stderr and "内容" not in r.stderr
+    r = grid("--lang", "en", "--as", "wg11", "visit", "log", "--kind", "service", "--minutes", "10",
+             "--finding", "", "--category", "hazard_fire", expect=1)
+    assert "Finding (--finding) is required" in r.stderr and "Text" not in r.stderr
+    assert grid("--as", "wg11", "visit", "list", "--json").json() == []
+
+
 def test_mediation_visit_is_in_the_dispute_history(grid, city, clock):
     clock("2026-10-05 09:00")
     dispute = grid("--as", "wg11", "petition", "file", "--text", "楼上漏水邻里争执", "--category", "dispute_neighbour",

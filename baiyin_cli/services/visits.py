@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from baiyin_cli import timeutil
 from baiyin_cli.errors import Conflict, InvalidInput, NotFound, NotPermitted, UsageError, only_one
-from baiyin_cli.i18n import M, get_lang
+from baiyin_cli.i18n import L, M, get_lang
 from baiyin_cli.services import audit, validate
 from baiyin_cli.services.access import Operator, read_scope, require, require_area, require_role, scope_clause
 
@@ -640,7 +640,10 @@ def log_visit(
                 PETITION_NOT_DISPUTE, number=dispute.number,
                 category=config.load().label("categories", dispute.category),
             )
-    pairs = [(t, c) for t, c in findings]
+    # Checked here, before anything is written, under the name the user gave it: the petition
+    # filed from a finding would call an empty one "内容" (its text), which the user never typed.
+    finding_label = L("发现的问题（--finding）", "Finding (--finding)")
+    pairs = [(validate.text(t, finding_label, max_len=2000) or "", c) for t, c in findings]
 
     v = Visit(
         worker=w.username,

@@ -109,6 +109,16 @@ def test_filters_stdout_and_jsonl(grid, city, tmp_path):
     grid(*A, "export", "households", "-o", str(tmp_path / "x.pdf"), expect=2)
 
 
+def test_an_unknown_format_is_named_as_the_format_not_the_file_name(grid, city, tmp_path):
+    r = grid("export", "areas", "--format", "pdf", expect=2)
+    assert "格式无效：pdf（可选 csv/xlsx/jsonl）" in r.stderr and "文件名" not in r.stderr
+    r = grid("--lang", "en", "export", "areas", "--format", "pdf", expect=2)
+    assert "Invalid format: pdf" in r.stderr and "file" not in r.stderr
+    # Without --format, the file name is what could not be read.
+    r = grid("export", "areas", "-o", str(tmp_path / "x.pdf"), expect=2)
+    assert "无法从文件名判断输出格式" in r.stderr
+
+
 def test_a_failed_export_leaves_no_file(grid, city, tmp_path):
     outdir = tmp_path / "out"
     outdir.mkdir()

@@ -73,13 +73,13 @@ def display_width(text: str) -> int:
 
 
 def output_format(name: str, given: str | None) -> str:
-    from baiyin_cli.io.readers import FORMATS
+    from baiyin_cli.io.readers import FORMATS, IO_BAD_FORMAT
 
     if given:
         fmt = given.strip().lower().lstrip(".")
         fmt = {"json": "jsonl", "ndjson": "jsonl"}.get(fmt, fmt)
         if fmt not in FORMATS:
-            raise UsageError(IO_OUT_FORMAT, name=given)
+            raise UsageError(IO_BAD_FORMAT, value=given)  # --format was given: it is the format that is wrong
         return fmt
     if name == "-":
         return "csv"

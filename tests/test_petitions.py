@@ -449,13 +449,18 @@ def test_empty_details_are_named_in_the_operators_language(grid, city, now):
     r = grid("--as", "wg11", "petition", "contact", n, "--how", "phone", "--outcome", "", expect=1)
     assert r.stderr.strip() == "grid: 错误：回访需要填写沟通结果"
     r = grid("--lang", "en", "--as", "wg11", "petition", "contact", n, "--how", "phone", "--outcome", "", expect=1)
-    assert "needs Outcome" in r.stderr and "outcome" not in r.stderr
+    assert r.stderr.strip() == "grid: error: Outcome is required to contact"  # a sentence, not "contact needs Outcome"
     grid("--as", "wg11", "petition", "contact", n, "--how", "phone", "--outcome", "已联系")
     r = grid("--as", "wg11", "petition", "resolve", n, "--result", "   ", expect=1)
     assert r.stderr.strip() == "grid: 错误：办理结果不能为空"
     r = grid("--lang", "en", "--as", "wg11", "petition", "resolve", n, "--result", "   ", expect=1)
     assert r.stderr.strip() == "grid: error: Result is required"
     assert show(grid, n)["status"] == "contacted"  # nothing was written
+    grid("--as", "wg11", "petition", "escalate", n, "--dept", "sifa", "--reason", "转司法所调解")
+    r = grid("--lang", "en", "--as", "dsifa", "petition", "send-back", n, "--reason", "", expect=1)
+    assert r.stderr.strip() == "grid: error: Reason is required to send back"
+    r = grid("--as", "dsifa", "petition", "send-back", n, "--reason", "", expect=1)
+    assert r.stderr.strip() == "grid: 错误：退回需要填写原因"
 
 
 def test_roles(grid, city, now):

@@ -229,7 +229,7 @@ BAD_RATING = M(
     "评价无效：{value}（可选：{choices}）",
     "Invalid rating: {value} (one of: {choices})",
 )
-MISSING_DETAIL = M("petition.missing_detail", "{event}需要填写{field}", "{event} needs {field}")
+MISSING_DETAIL = M("petition.missing_detail", "{event}需要填写{field}", "{field} is required to {event}")
 CHANGED = M(
     "petition.changed",
     "诉求 {number} 已被 {who} 于 {when} 修改（版本 {version}），请重新查看后再操作",

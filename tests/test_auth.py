@@ -271,6 +271,8 @@ def test_set_pin_names_what_is_missing_and_who_may(grid, city, tmp_path):
     assert "The old PIN is needed" in r.stderr and "--old-pin-file" in r.stderr
     r = grid(*A, "worker", "set-pin", "wg11", expect=2)
     assert "--pin-file" in r.stderr and "--old-pin-file" not in r.stderr
+    r = grid("--lang", "en", *A, "worker", "set-pin", "wg11", "--pin-file", new)
+    assert "PIN set for wg11 (sessions ended: " in r.stderr  # not "1 sessions ended"
     # Someone else's PIN: the secretary's role by its label, not its code.
     r = grid("--as", "sec1", "worker", "set-pin", "wg11", "--pin-file", new, expect=4)
     assert "社区党组织书记" in r.stderr and "secretary" not in r.stderr

@@ -493,6 +493,12 @@ def test_findings_become_linked_petitions_in_the_same_transaction(grid, city, cl
     log(grid, "wg11", "--kind", "service", "--minutes", "10", "--finding", "路灯不亮", expect=2)
 
 
+def test_findings_without_categories_are_counted_in_plain_english(grid, city, clock):
+    r = grid("--lang", "en", "--as", "wg11", "visit", "log", "--kind", "service", "--minutes", "10",
+             "--finding", "路灯不亮", expect=2)
+    assert "Each --finding needs its --category (findings: 1, categories: 0)" in r.stderr
+
+
 def test_an_empty_finding_is_named_as_the_finding(grid, city, clock):
     clock("2026-10-05 17:00")
     for blank in ("", "   "):

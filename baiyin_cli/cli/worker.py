@@ -169,6 +169,6 @@ def build() -> typer.Typer:
         with ctx.session(write=True) as (s, op):
             r = auth.set_secret(s, op, username, new, old=old, at=when)
         out.info(L(f"已为 {r['username']} 设置 PIN（结束了 {r['sessions_ended']} 个会话）",
-                   f"PIN set for {r['username']} ({r['sessions_ended']} sessions ended)"))
+                   f"PIN set for {r['username']} (sessions ended: {r['sessions_ended']})"))
 
     return app

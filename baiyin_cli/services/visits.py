@@ -110,7 +110,7 @@ HOUSEHOLD_ARCHIVED = M(
 FINDING_CATEGORY = M(
     "visit.finding_category",
     "每个 --finding 需要一个 --category（{findings} 个发现，{categories} 个类别）",
-    "Each --finding needs its --category ({findings} findings, {categories} categories)",
+    "Each --finding needs its --category (findings: {findings}, categories: {categories})",
 )
 PETITION_ONLY_MEDIATION = M(
     "visit.petition_only_mediation",

@@ -463,6 +463,13 @@ def test_empty_details_are_named_in_the_operators_language(grid, city, now):
     assert r.stderr.strip() == "grid: 错误：退回需要填写原因"
 
 
+def test_a_bad_callback_method_is_named_in_plain_english(grid, city, now):
+    n = file(grid)["number"]
+    grid("--as", "sec1", "petition", "assign", n, "--to", "wg11")
+    r = grid("--lang", "en", "--as", "wg11", "petition", "contact", n, "--how", "fax", "--outcome", "x", expect=1)
+    assert "Invalid callback method: fax" in r.stderr
+
+
 def test_roles(grid, city, now):
     n = file(grid)["number"]
     r = grid("--as", "wg11", "petition", "assign", n, "--to", "wg11", expect=4)

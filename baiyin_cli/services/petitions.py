@@ -53,7 +53,7 @@ BAD_STATUS = M(
 BAD_HOW = M(
     "petition.bad_how",
     "回访方式无效：{value}（可选：{choices}）",
-    "Invalid callback way: {value} (one of: {choices})",
+    "Invalid callback method: {value} (one of: {choices})",
 )
 NEEDS_PLACE = M(
     "petition.needs_place",

@@ -462,6 +462,43 @@ def test_option_conflicts_name_the_options_given(grid, city, args, zh, en):
     assert en in r.stderr, r
 
 
+BLANK_LOOKUPS = [
+    (("area", "show"), 3, "区域代码不能为空", "Area code is required"),
+    (("worker", "show"), 3, "用户名不能为空", "Username is required"),
+    (("petition", "show"), 3, "诉求编号不能为空", "Petition number is required"),
+    (("household", "show"), 3, "住户编号不能为空", "Household code is required"),
+    (("visit", "show"), 3, "走访记录编号不能为空", "Visit number is required"),
+    (("resident", "show"), 1, "居民编号或身份证号不能为空", "Resident number or ID number is required"),
+    (("resident", "search"), 1, "查询内容不能为空", "Query is required"),
+]
+# An optional filter given as '' is as if not given (the whole tree, every petition); spaces are a value.
+BLANK_FILTERS = [
+    (("area", "tree"), 3, "区域代码不能为空", "Area code is required"),
+    (("petition", "list", "--area"), 3, "区域代码不能为空", "Area code is required"),
+    (("visit", "due", "--worker"), 3, "用户名不能为空", "Username is required"),
+]
+
+
+@pytest.mark.parametrize(
+    "args, code, zh, en, blank",
+    [(*case, b) for case in BLANK_LOOKUPS for b in ("", "  ")] + [(*case, "  ") for case in BLANK_FILTERS],
+)
+def test_a_blank_code_is_required_not_echoed_as_not_found(grid, city, args, code, zh, en, blank):
+    r = grid(*A, *args, blank, expect=code)
+    assert r.stderr.strip() == f"grid: 错误：{zh}"
+    r = grid("--lang", "en", *A, *args, blank, expect=code)
+    assert r.stderr.strip() == f"grid: error: {en}"
+
+
+def test_a_blank_petition_detail_is_missing_even_if_it_is_spaces(grid, city):
+    n = grid("--as", "sec1", "petition", "file", "--text", "路灯坏了", "--category", "help", "--channel", "qr",
+             "--grid", "620402001001001").stdout.strip()
+    r = grid("--as", "sec1", "petition", "assign", n, "--to", "  ", expect=1)
+    assert r.stderr.strip() == "grid: 错误：派单需要填写网格员"
+    r = grid("--lang", "en", "--as", "sec1", "petition", "assign", n, "--to", "  ", expect=1)
+    assert r.stderr.strip() == "grid: error: Grid worker is required to assign"
+
+
 def test_last_admin_and_self_deactivation(grid, city):
     grid(*A, "worker", "deactivate", "admin", expect=1)
     grid(*A, "worker", "add", "--username", "admin2", "--name", "二号", "--role", "admin")

@@ -451,10 +451,11 @@ def test_empty_details_are_named_in_the_operators_language(grid, city, now):
     r = grid("--lang", "en", "--as", "wg11", "petition", "contact", n, "--how", "phone", "--outcome", "", expect=1)
     assert r.stderr.strip() == "grid: error: Outcome is required to contact"  # a sentence, not "contact needs Outcome"
     grid("--as", "wg11", "petition", "contact", n, "--how", "phone", "--outcome", "已联系")
+    # Spaces are as missing as nothing, and said the same way.
     r = grid("--as", "wg11", "petition", "resolve", n, "--result", "   ", expect=1)
-    assert r.stderr.strip() == "grid: 错误：办理结果不能为空"
+    assert r.stderr.strip() == "grid: 错误：办结需要填写办理结果"
     r = grid("--lang", "en", "--as", "wg11", "petition", "resolve", n, "--result", "   ", expect=1)
-    assert r.stderr.strip() == "grid: error: Result is required"
+    assert r.stderr.strip() == "grid: error: Result is required to resolve"
     assert show(grid, n)["status"] == "contacted"  # nothing was written
     grid("--as", "wg11", "petition", "escalate", n, "--dept", "sifa", "--reason", "转司法所调解")
     r = grid("--lang", "en", "--as", "dsifa", "petition", "send-back", n, "--reason", "", expect=1)

@@ -128,6 +128,7 @@ def get_area(session: Session, code: str) -> Area:
 
     from baiyin_cli.models import Area
 
+    validate.not_blank(code, "区域代码", "Area code")
     a = session.exec(select(Area).where(Area.code == code.strip())).first()
     if a is None:
         raise NotFound(AREA_NOT_FOUND, code=code)
@@ -410,6 +411,7 @@ def get_worker(session: Session, username: str) -> Worker:
 
     from baiyin_cli.models import Worker
 
+    validate.not_blank(username, "用户名", "Username")
     w = session.exec(select(Worker).where(Worker.username == username.strip())).first()
     if w is None:
         raise NotFound(WORKER_NOT_FOUND, username=username)

@@ -446,7 +446,7 @@ def check(op: Operator | None, p: Any, event: str, data: Mapping[str, Any], at: 
         )
     for t in mine:
         if _guard_ok(t.guard, f, at):
-            missing = [n for n in t.needs if data.get(n) in (None, "")]
+            missing = [n for n in t.needs if data.get(n) is None or (isinstance(data[n], str) and not data[n].strip())]
             if missing:
                 from baiyin_cli.services.validate import field_name
 

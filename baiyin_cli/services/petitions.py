@@ -434,6 +434,7 @@ def get_petition(session: Session, number: str) -> Petition:
 
     from baiyin_cli.models import Petition
 
+    validate.not_blank(number, "诉求编号", "Petition number")
     key = (number or "").strip().upper()
     p = session.exec(select(Petition).where(Petition.number == key)).first()
     if p is None:
@@ -462,6 +463,7 @@ def _find_household(session: Session, code: str) -> Any:
 
     from baiyin_cli.models import Household
 
+    validate.not_blank(code, "住户编号", "Household code")
     h = session.exec(select(Household).where(Household.code == code.strip())).first()
     if h is None:
         raise NotFound(HOUSEHOLD_NOT_FOUND, code=code)

@@ -603,6 +603,7 @@ def get_household(session: Session, code: str, *, lock: bool = False) -> Househo
 
     from baiyin_cli.models import Household
 
+    validate.not_blank(code, "住户编号", "Household code")
     c = unicodedata.normalize("NFKC", code or "").strip()
     q = select(Household).where(Household.code == c)
     if lock:
@@ -1520,6 +1521,7 @@ def get_resident(session: Session, ref: str | int) -> Resident:
 
     from baiyin_cli.models import Resident
 
+    validate.not_blank(ref, "居民编号或身份证号", "Resident number or ID number", error=InvalidInput)
     raw = unicodedata.normalize("NFKC", str(ref)).strip().lstrip("#")
     if raw.isdigit() and len(raw) <= 12:
         rid = validate.record_id(raw)

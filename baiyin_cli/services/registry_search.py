@@ -73,6 +73,7 @@ def _plan(query: str, cipher: Any, *, narrow: bool = False) -> list[tuple[str, A
     from baiyin_cli.models import Household, Resident
     from baiyin_cli.services import validate
 
+    validate.not_blank(query, "查询内容", "Query", error=InvalidInput)
     raw = unicodedata.normalize("NFKC", query or "").strip()
     compact = re.sub(r"[\s·'’-]+", "", raw)
     plan: list[tuple[str, Any]] = []

@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from baiyin_cli import timeutil
-from baiyin_cli.errors import GridError, InvalidFields, InvalidInput
+from baiyin_cli.errors import GridError, InvalidFields, InvalidInput, NotFound
 from baiyin_cli.i18n import M, Message
 
 REQUIRED = M("field.required", "{field}不能为空", "{field} is required")
@@ -270,3 +270,16 @@ def _known_region(prefix: str) -> bool:
 
     found = numdb.get("cn/loc").info(prefix)
     return bool(found) and any(props for _part, props in found)
+
+
+def not_blank(value: object, zh: str, en: str, *, error: type[GridError] = NotFound, field_key: str | None = None) -> None:
+    """Refuse an empty or blank code/number/name a lookup was given: "区域代码不能为空", not
+    "找不到区域 " with nothing after it. `error` keeps the exit code the lookup gives a miss
+    (NotFound: 3), so scripts see the same codes as before."""
+    if value is None or not str(value).strip():
+        from baiyin_cli.i18n import L
+
+        args = {"field": L(zh, en)}
+        if field_key:
+            args["field_key"] = field_key
+        raise error(REQUIRED, **args)

@@ -239,6 +239,7 @@ def _grid_worker(session: Session, username: str, *, lock: bool = False) -> Work
 
     from baiyin_cli.models import Worker
 
+    validate.not_blank(username, "用户名", "Username")
     q = select(Worker).where(Worker.username == (username or "").strip())
     if lock:
         q = q.with_for_update()
@@ -499,6 +500,7 @@ def day_keys(rows: Iterable[dict[str, Any]]) -> set[tuple[str, date]]:
 def get_visit(session: Session, visit_id: int | str) -> Visit:
     from baiyin_cli.models import Visit
 
+    validate.not_blank(visit_id, "走访记录编号", "Visit number")
     vid = validate.record_id(visit_id)
     v = session.get(Visit, vid) if vid is not None else None
     if v is None:

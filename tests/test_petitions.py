@@ -721,7 +721,7 @@ def test_refused_choices_are_listed_once_in_the_operators_language(grid, city, n
     r = grid("--as", "wg11", "petition", "contact", n, "--how", "飞鸽", "--outcome", "x", expect=1)
     assert r.stderr.strip() == "grid: 错误：回访方式无效：飞鸽（可选：phone 电话、visit 上门、sms 短信）"
     r = grid("--lang", "en", "--as", "wg11", "petition", "contact", n, "--how", "pigeon", "--outcome", "x", expect=1)
-    assert r.stderr.strip() == "grid: error: Invalid callback way: pigeon (one of: phone, visit, sms (text message))"
+    assert r.stderr.strip() == "grid: error: Invalid callback method: pigeon (one of: phone, visit, sms (text message))"
     assert show(grid, n)["status"] == "assigned"
 
 

@@ -39,6 +39,20 @@ def test_csv_is_utf8_with_bom_and_formulas_are_inert(grid, city, tmp_path):
     assert not list(tmp_path.glob("*.part"))
 
 
+def test_an_english_export_with_care_tags_imports_again_as_a_no_op(grid, city, tmp_path):
+    """Regression: an English care tag name has spaces ("Elderly living alone"), and cells were
+    split on spaces, so an English export of households with care tags did not import again."""
+    _people(grid, tmp_path)
+    grid(*A, "household", "edit", "H002", "--add-care", "独居老人", "--add-care", "低保户")
+    en = tmp_path / "en.csv"
+    grid(*A, "--lang", "en", "export", "households", "-o", str(en))
+    assert "Elderly living alone" in en.read_text(encoding="utf-8-sig")
+    r = grid(*A, "--lang", "en", "import", "households", str(en), "--json").json()
+    assert (r["created"], r["updated"], r["ignored"]) == (0, 0, 4)
+    grid(*A, "household", "edit", "H003", "--add-care", "空巢老人 残疾人")  # spaces still separate tags
+    assert grid(*A, "household", "show", "H003", "--json").json()["care"] == ["empty_nest", "disabled"]
+
+
 def test_xlsx_has_a_frozen_bold_header_print_titles_and_widths(grid, city, tmp_path):
     _people(grid, tmp_path)
     grid(*A, "resident", "edit", HEAD_ID, "--note", "=1+2")

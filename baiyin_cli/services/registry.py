@@ -236,15 +236,27 @@ def care_tags_from(values: Iterable[str] | str | None) -> list[str]:
         return []
     if isinstance(values, str):
         values = [values]
-    parts = [p for item in values for p in _CARE_SEPARATORS.split(item or "") if p.strip()]
+    parts = [p.strip() for item in values for p in _CARE_SEPARATORS.split(item or "") if p.strip()]
     if not parts:  # most rows of an import: no config read (it checks the file on each read)
         return []
     tags = care_tags_config()
-    wanted = {care_tag_of(p, tags) for p in parts}
+    wanted: set[str] = set()
+    for part in parts:
+        # Spaces separate tags too (独居老人 低保户), unless the words are one tag's English name
+        # ("Elderly living alone", as an English export writes it).
+        words = _CARE_SPACES.split(part)
+        if len(words) > 1:
+            try:
+                wanted.add(care_tag_of(part, tags))
+                continue
+            except InvalidInput:
+                pass
+        wanted.update(care_tag_of(w, tags) for w in words)
     return [c for c in tags if c in wanted]
 
 
-_CARE_SEPARATORS = re.compile(r"[,，、;；\s]+")
+_CARE_SEPARATORS = re.compile(r"[,，、;；]+")
+_CARE_SPACES = re.compile(r"\s+")
 
 
 def care_label(code: str) -> str:

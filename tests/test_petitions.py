@@ -530,6 +530,8 @@ def test_stale_version_is_refused(grid, city, now):
     r = grid("--as", "sec1", "petition", "assign", n, "--to", "wg12", "--if-version", str(seen), expect=5)
     assert "sec1" in r.stderr and "2026-09-30" in r.stderr and "重新查看" in r.stderr
     assert show(grid, n)["assignee"] == "wg11"
+    # A stale version is said first, before what is wrong with the rest (a bad rating here).
+    grid("--as", "sec1", "petition", "rate", n, "xx", "--if-version", str(seen), expect=5)
 
 
 # ---------------------------------------------------------------- duplicates

@@ -503,12 +503,12 @@ def apply(
     from baiyin_cli.services import audit
 
     data = dict(data or {})
-    if event == "rate" and data.get("rating") is not None:
-        data["rating"] = rating_of(data["rating"])  # the code is what history and --json keep
     now = timeutil.now()
     at = timeutil.ensure_utc(at) if at else now
     if expected_version is not None and expected_version != p.version:
         raise _changed_by(session, p.id, p.number)  # type: ignore[arg-type]
+    if event == "rate" and data.get("rating") is not None:
+        data["rating"] = rating_of(data["rating"])  # the code is what history and --json keep
     t = check(op, p, event, data, at)
     op = require_write(op)
     floor = last_step_at(session, p) if t.offered else p.filed_at

@@ -400,7 +400,7 @@ def test_refusals_name_roles_by_their_labels_in_the_operator_language(grid, city
     r = grid("--as", "wg11", "key", "show", expect=4)
     assert "此操作需要管理员角色（wg11 的角色是网格员）" in r.stderr and "grid_worker" not in r.stderr
     r = grid("--lang", "en", "--as", "wg11", "key", "show", expect=4)
-    assert "This needs the role Administrator (wg11 has the role Grid worker)" in r.stderr
+    assert "This is for Administrator only (wg11 has the role Grid worker)" in r.stderr
     r = grid("--as", "dsifa", "resident", "list", expect=4)
     assert "管理员、社区党组织书记、网格员或只读角色" in r.stderr and "department" not in r.stderr
     r = grid("--lang", "en", "--as", "wg11", "worker", "add", "--username", "n9", "--name", "x", "--role", "viewer",
@@ -494,9 +494,9 @@ def test_a_blank_petition_detail_is_missing_even_if_it_is_spaces(grid, city):
     n = grid("--as", "sec1", "petition", "file", "--text", "路灯坏了", "--category", "help", "--channel", "qr",
              "--grid", "620402001001001").stdout.strip()
     r = grid("--as", "sec1", "petition", "assign", n, "--to", "  ", expect=1)
-    assert r.stderr.strip() == "grid: 错误：派单需要填写网格员"
+    assert r.stderr.strip() == "grid: 错误：派单需要填写承办网格员"
     r = grid("--lang", "en", "--as", "sec1", "petition", "assign", n, "--to", "  ", expect=1)
-    assert r.stderr.strip() == "grid: error: Grid worker is required to assign"
+    assert r.stderr.strip() == "grid: error: Assignee is required to assign"
 
 
 def test_last_admin_and_self_deactivation(grid, city):

@@ -516,6 +516,7 @@ def test_workers_masked_phone_labels_and_deactivation(grid, city, tmp_path):
         4: "import.masked",
         5: "import.worker_role_fixed",
     }
+    assert by_row(r)[5][0]["message"] == "导入不能更改 wg21 的角色（网格员 → 管理员）"  # labels, not codes
     assert grid(*A, "worker", "show", "wg12", "--json").json()["active"] is False
 
 

@@ -56,7 +56,7 @@ DEPARTMENT_NO_AREA = M(
 ROLE_REQUIRED = M(
     "access.role_required",
     "此操作需要{roles}角色（{username} 的角色是{role}）",
-    "This needs the role {roles} ({username} has the role {role})",
+    "This is for {roles} only ({username} has the role {role})",
 )
 CANNOT_REVEAL = M(
     "access.cannot_reveal",

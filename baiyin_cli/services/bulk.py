@@ -748,6 +748,7 @@ class WorkersTarget(Target):
     def plan(self, session: Session, op: Operator | None, rows: list[Row]) -> list[Plan | Problem]:
         from baiyin_cli.models import Area, Worker
         from baiyin_cli.services import org, validate
+        from baiyin_cli.services.access import role_label
 
         existing = fetch(
             session, Worker.__table__, "username", ((r.values.get("username") or "").strip() for r in rows)
@@ -782,8 +783,8 @@ class WorkersTarget(Target):
                     raise Conflict(
                         WORKER_ROLE_FIXED,
                         username=username,
-                        current=cur.role,
-                        new=merged["role"],
+                        current=role_label(cur.role),
+                        new=role_label(merged["role"] or ""),
                         field_key="role",
                     )
                 f = validate.Fields()  # the active cell is named with the row's other bad cells

@@ -60,8 +60,8 @@ _FIELD_LABELS: dict[str, tuple[str, str]] = {
     "phone": ("联系电话", "Phone"),
     "role": ("角色", "Role"),
     # details of petition events (services/petition_workflow.py Transition.needs)
-    "to": ("网格员", "Grid worker"),
-    "how": ("方式", "How"),
+    "to": ("承办网格员", "Assignee"),
+    "how": ("回访方式", "Callback method"),
     "outcome": ("沟通结果", "Outcome"),
     "dept": ("部门", "Department"),
     "result": ("办理结果", "Result"),

@@ -682,7 +682,9 @@ def _details(data: dict[str, Any]) -> str:
         elif k == "channel":
             v = _cfg_label("channels", v)
         elif k == "how":
-            v = L({"phone": "电话", "visit": "上门", "sms": "短信"}.get(v, v), v)
+            from baiyin_cli.services.petitions import contact_way_label
+
+            v = contact_way_label(v)
         elif isinstance(v, list):
             v = ",".join(str(x) for x in v)
         pair = DETAIL_LABELS.get(k)

@@ -30,7 +30,6 @@ from baiyin_cli.errors import Conflict, GridError, InvalidInput, NotFound, Usage
 from baiyin_cli.i18n import M, Message, get_lang
 from baiyin_cli.services import audit
 from baiyin_cli.services.access import Operator, require_write
-from baiyin_cli.services.choices import choice_code
 
 if TYPE_CHECKING:
     from sqlalchemy import Table
@@ -777,14 +776,13 @@ class WorkersTarget(Target):
                 merged: dict[str, Any] = dict(current or {})
                 merged.update(r.values)
                 unmask(merged, current, self.columns)
-                merged["role"] = choice_code("roles", merged.get("role"))
-                merged["kind"] = choice_code("worker_kinds", merged.get("kind"))
-                if cur is not None and merged["role"] != cur.role:
+                role = org.role_code(merged.get("role"))  # an unknown role is prepare_worker's to refuse
+                if cur is not None and role is not None and role != cur.role:
                     raise Conflict(
                         WORKER_ROLE_FIXED,
                         username=username,
                         current=role_label(cur.role),
-                        new=role_label(merged["role"] or ""),
+                        new=role_label(role),
                         field_key="role",
                     )
                 f = validate.Fields()  # the active cell is named with the row's other bad cells

@@ -83,10 +83,3 @@ def pick(choices: Choices, value: Any, message: Message, **args: Any) -> str:
         raise InvalidInput(message, value=shown[:40], choices=listing(choices), **args)
     return code
 
-
-def choice_code(table: str, value: str | None) -> str | None:
-    """For importers: a config code (roles, worker_kinds, channels, categories...) from its code
-    or zh/en label; anything else comes back unchanged for the validator to refuse in its own words."""
-    if value is None:
-        return None
-    return code_of(from_config(table), value) or value.strip()

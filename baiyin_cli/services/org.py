@@ -512,6 +512,11 @@ def _enum_choices(table: str, enum: Iterable[StrEnum]) -> dict[str, tuple[str, s
     return {m.value: named.get(m.value, (m.value, m.value)) for m in enum}
 
 
+def role_code(value: Any) -> str | None:
+    """The role `value` names (code or name), or None when it names none."""
+    return choices.code_of(_enum_choices("roles", Role), value)
+
+
 def _role_of(value: str) -> Role:
     """A role by its code or its Chinese or English name (网格员, grid worker)."""
     return Role(choices.pick(_enum_choices("roles", Role), value, WORKER_BAD_ROLE, field_key="role"))

@@ -114,6 +114,14 @@ CONTACT_WAYS: dict[str, tuple[str, str]] = {
     "visit": ("上门", "visit"),
     "sms": ("短信", "text message"),
 }
+
+
+def contact_way_label(code: str) -> str:
+    """A callback way as people call it, in the operator's language (sms -> 短信 / text message)."""
+    from baiyin_cli.i18n import L
+
+    pair = CONTACT_WAYS.get(code)
+    return L(*pair) if pair else code
 STATUS_ALL = "all"
 
 

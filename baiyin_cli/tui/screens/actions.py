@@ -28,13 +28,6 @@ NOT_OFFERED = M(
     "{number}: cannot {event} now (you may: {allowed})",
 )
 
-CONTACT_WAYS_LABELS = {
-    "phone": ("电话", "phone"),
-    "visit": ("上门", "visit"),
-    "sms": ("短信", "text message"),
-}
-
-
 @dataclass(frozen=True)
 class Outcome:
     """What an action came to: done (the new petition), refused (why, and what is there now)."""
@@ -103,7 +96,7 @@ def form_fields(gateway: Gateway, event: str, data: dict[str, Any]) -> list[Form
             _note(),
         ]
     if event == "contact":
-        ways = [Choice(w, L(*CONTACT_WAYS_LABELS.get(w, (w, w)))) for w in petitions.CONTACT_WAYS]
+        ways = [Choice(w, petitions.contact_way_label(w)) for w in petitions.CONTACT_WAYS]
         return [
             FormField("how", L("回访方式", "How"), "choice", choices=ways),
             FormField("outcome", L("回访情况", "Outcome")),

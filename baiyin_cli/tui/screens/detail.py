@@ -403,7 +403,9 @@ def _history_details(h: dict[str, Any], gateway: Gateway) -> str:
     if "to" in data:
         parts.append(L("派给 ", "to ") + names.workers.get(data["to"], data["to"]))
     if "how" in data:
-        parts.append(L(*actions.CONTACT_WAYS_LABELS.get(data["how"], (data["how"], data["how"]))))
+        from baiyin_cli.services.petitions import contact_way_label
+
+        parts.append(contact_way_label(data["how"]))
     if "outcome" in data:
         parts.append(str(data["outcome"]))
     if "dept" in data and h.get("event") in ("escalate", "send_back"):
